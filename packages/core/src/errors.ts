@@ -1,0 +1,91 @@
+/**
+ * fewstep's error hierarchy (STYLE.md G18). Every message states what went wrong, the offending
+ * value, the allowed values and the fix. Wrapped errors keep their `cause`.
+ */
+export class FewstepError extends Error {
+  /** Stable machine-readable code, e.g. `E_UNKNOWN_PLUGIN`. */
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+function list(values: readonly string[]): string {
+  return values.length === 0 ? '(none registered)' : values.map((v) => `'${v}'`).join(', ');
+}
+
+/** A registry lookup for a name nobody registered. */
+export class UnknownPluginError extends FewstepError {
+  constructor(
+    readonly kind: string,
+    readonly requested: string,
+    readonly known: readonly string[],
+  ) {
+    super(
+      'E_UNKNOWN_PLUGIN',
+      `Unknown ${kind} '${requested}'. Known ${kind}s: ${list(known)}. ` +
+        `Fix: check the spelling, or register it first (install the plugin package and add its module).`,
+    );
+  }
+}
+
+/** A configuration value that does not validate. */
+export class ConfigError extends FewstepError {
+  constructor(
+    readonly field: string,
+    readonly value: unknown,
+    readonly allowed: string,
+    fix?: string,
+  ) {
+    super(
+      'E_CONFIG',
+      `Invalid value for '${field}': ${JSON.stringify(value)}. Allowed: ${allowed}.` + (fix ? ` Fix: ${fix}` : ''),
+    );
+  }
+}
+
+/** A tensor whose shape (or rank) is not what an operation requires. */
+export class ShapeError extends FewstepError {
+  constructor(
+    readonly what: string,
+    readonly found: readonly number[],
+    readonly expected: string,
+    fix?: string,
+  ) {
+    super(
+      'E_SHAPE',
+      `${what} has shape [${found.join(', ')}], expected ${expected}.` + (fix ? ` Fix: ${fix}` : ''),
+    );
+  }
+}
+
+/** The requested compute backend cannot be used on this machine. */
+export class BackendUnavailableError extends FewstepError {
+  constructor(
+    readonly backend: string,
+    readonly reason: string,
+    readonly allowed: readonly string[],
+    fix: string,
+  ) {
+    super(
+      'E_BACKEND_UNAVAILABLE',
+      `Backend '${backend}' is not available: ${reason}. Allowed values of FEWSTEP_BACKEND: ${list(allowed)}. Fix: ${fix}`,
+    );
+  }
+}
+
+/** A module's lifecycle hook failed; names the module and the hook, keeps the cause. */
+export class ModuleLifecycleError extends FewstepError {
+  constructor(
+    readonly moduleName: string,
+    readonly hook: 'register' | 'initialize' | 'shutdown',
+    cause: unknown,
+  ) {
+    const inner = cause instanceof Error ? cause.message : String(cause);
+    super('E_MODULE_LIFECYCLE', `Error during call to '${hook}' in module '${moduleName}':\n  ${inner.replace(/\n/g, '\n  ')}`, {
+      cause,
+    });
+  }
+}

@@ -1,0 +1,3 @@
+export { expectTensorsClose, expectNoLeak, type CloseOptions } from './tensors.js';
+export { mulberry32, seededNormal, seededNormalValues, seededUniform } from './fixtures.js';
+export { finiteDifferenceCheck, type GradCheckOptions } from './grad-check.js';

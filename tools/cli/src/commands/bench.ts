@@ -1,0 +1,41 @@
+import { Command, InvalidArgumentError } from 'commander';
+import { makeOutput } from '../output.js';
+
+function positiveInt(name: string, min: number) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'.`);
+    return n;
+  };
+}
+
+export function benchCommand(): Command {
+  const bench = new Command('bench').description('benchmarks that print figures (never timed tests)');
+  bench
+    .command('engine')
+    .description('time the engine workloads (conv-train, video-unet-block-train, dit-block-train) on the resolved backend, and the same in PyTorch when it is installed')
+    .option('--json', 'print one JSON object { backend, workloads: { name: { ms, torchMs?, ratio? } } }')
+    .option('--steps <n>', 'timed steps per workload (median is reported)', positiveInt('--steps', 10), 10)
+    .option('--warmup <n>', 'untimed warm-up steps', positiveInt('--warmup', 0), 3)
+    .option('--workloads <names>', 'comma-separated subset of workloads')
+    .option('--no-torch', 'skip the PyTorch twin')
+    .option('--profile', 'also report the top kernels of one step of each workload')
+    .action(async (opts: { json?: boolean; steps: number; warmup: number; workloads?: string; torch: boolean; profile?: boolean }) => {
+      const out = makeOutput(Boolean(opts.json));
+      // Heavy modules load lazily so `fewstep --help` stays instant.
+      const { initEngine } = await import('@fewstep/core');
+      const { formatEngineBenchTable, runEngineBench } = await import('@fewstep/bench');
+      const engine = await initEngine();
+      const result = await runEngineBench({
+        steps: opts.steps,
+        warmup: opts.warmup,
+        torch: opts.torch,
+        profile: Boolean(opts.profile),
+        ...(opts.workloads ? { workloads: opts.workloads.split(',').map((s) => s.trim()) } : {}),
+        onProgress: (m) => out.progress(m),
+      });
+      out.result({ ...result, backendReport: engine.report });
+      out.text(formatEngineBenchTable(result));
+    });
+  return bench;
+}

@@ -1,0 +1,33 @@
+import { Command, CommanderError } from 'commander';
+import { benchCommand } from './commands/bench.js';
+
+/** Builds the `fewstep` program (exported for tests). */
+export function buildProgram(): Command {
+  const program = new Command('fewstep')
+    .description('Distill diffusion models (video first, images too) into few-step generators.')
+    .version('0.1.0')
+    .option('--backend <name>', 'compute backend: tensorflow | webgpu | wasm | cpu (default: FEWSTEP_BACKEND, else the fastest available)')
+    .hook('preAction', (cmd) => {
+      const backend = cmd.opts<{ backend?: string }>().backend;
+      if (backend) process.env['FEWSTEP_BACKEND'] = backend;
+    })
+    .showHelpAfterError();
+  program.addCommand(benchCommand());
+  return program;
+}
+
+/** Runs the CLI; returns the process exit code. Typed fewstep errors print their message only. */
+export async function main(argv: string[]): Promise<number> {
+  const program = buildProgram().exitOverride();
+  try {
+    await program.parseAsync(argv);
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode;
+    if (err instanceof Error && err.name !== 'Error' && typeof (err as { code?: unknown }).code === 'string' && String((err as { code: string }).code).startsWith('E_')) {
+      process.stderr.write(`fewstep: ${err.message}\n`);
+      return 2;
+    }
+    throw err;
+  }
+}

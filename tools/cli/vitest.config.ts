@@ -1,0 +1,10 @@
+import { defineProject } from 'vitest/config';
+
+export default defineProject({
+  test: {
+    name: 'cli',
+    include: ['src/**/*.test.ts'],
+    setupFiles: ['reflect-metadata'],
+    testTimeout: 120_000,
+  },
+});
