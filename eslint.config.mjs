@@ -27,4 +27,15 @@ export default [
       ],
     },
   },
+  {
+    // Only core touches the DI library (STYLE.md G6): plugins use core's re-exported inject/injectable.
+    files: ['**/*.ts', '**/*.mts'],
+    ignores: ['packages/core/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        { paths: [{ name: 'tsyringe', message: "Only @fewstep/core imports tsyringe: use inject / injectable / DependencyManager from '@fewstep/core'." }] },
+      ],
+    },
+  },
 ];

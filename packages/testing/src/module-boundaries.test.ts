@@ -52,6 +52,12 @@ describe('module boundaries', () => {
     expect(msgs[0]).toMatch(/@nx\/enforce-module-boundaries/);
   });
 
+  it('only core imports tsyringe', async () => {
+    const msgs = await lint('packages/loss-sdm/src/violation.ts', "import { container } from 'tsyringe';\nexport { container };\n");
+    expect(msgs).toEqual([expect.stringMatching(/^no-restricted-imports: .*Only @fewstep\/core imports tsyringe/)]);
+    expect(await lint('packages/core/src/ok.ts', "import { container } from 'tsyringe';\nexport { container };\n")).toEqual([]);
+  });
+
   it('allowed directions lint clean', async () => {
     expect(await lint('packages/recipes/src/ok.ts', "import { Tokens } from '@fewstep/core';\nimport { x } from '@fewstep/loss-sdm';\nexport { Tokens, x };\n")).toEqual([]);
     expect(await lint('tools/cli/src/ok.ts', "import { y } from '@fewstep/recipes';\nexport { y };\n")).toEqual([]);
