@@ -16,6 +16,11 @@ export function buildProgram(): Command {
   return program;
 }
 
+/** fewstep's typed errors (FewstepError and its kind) carry an `E_*` code; their message is the whole story. */
+function isTypedError(err: unknown): err is Error & { code: string } {
+  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('E_');
+}
+
 /** Runs the CLI; returns the process exit code. Typed fewstep errors print their message only. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram().exitOverride();
@@ -24,7 +29,7 @@ export async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode;
-    if (err instanceof Error && err.name !== 'Error' && typeof (err as { code?: unknown }).code === 'string' && String((err as { code: string }).code).startsWith('E_')) {
+    if (isTypedError(err)) {
       process.stderr.write(`fewstep: ${err.message}\n`);
       return 2;
     }

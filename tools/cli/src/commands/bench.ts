@@ -9,6 +9,21 @@ function positiveInt(name: string, min: number) {
   };
 }
 
+/** The benchmarks live in the repository's private tools/bench package (not published). */
+async function loadBench(): Promise<typeof import('@fewstep/bench')> {
+  try {
+    return await import('@fewstep/bench');
+  } catch (err) {
+    throw Object.assign(
+      new Error(
+        `'fewstep bench' needs the benchmark package @fewstep/bench, which is not published (${(err as Error).message.split('\n')[0]}). ` +
+          'Fix: run it from a clone of the fewstep repository after `npm ci`.',
+      ),
+      { code: 'E_BENCH_UNAVAILABLE' },
+    );
+  }
+}
+
 export function benchCommand(): Command {
   const bench = new Command('bench').description('benchmarks that print figures (never timed tests)');
   bench
@@ -24,7 +39,7 @@ export function benchCommand(): Command {
       const out = makeOutput(Boolean(opts.json));
       // Heavy modules load lazily so `fewstep --help` stays instant.
       const { initEngine } = await import('@fewstep/core');
-      const { formatEngineBenchTable, runEngineBench } = await import('@fewstep/bench');
+      const { formatEngineBenchTable, runEngineBench } = await loadBench();
       const engine = await initEngine();
       const result = await runEngineBench({
         steps: opts.steps,
