@@ -3,6 +3,9 @@ import tseslint from 'typescript-eslint';
 
 // The one-way package graph (ARCHITECTURE.md, STYLE.md G1):
 //   core <- backbones, loss-* <- recipes <- tools; testing is private and may be used by anyone's tests.
+const noTsyringe = { name: 'tsyringe', message: "Only @fewstep/core imports tsyringe: use inject / injectable / DependencyManager from '@fewstep/core'." };
+const noTestingInLibrary = { name: '@fewstep/testing', message: '@fewstep/testing is private and for *.test.ts files only.' };
+
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', 'examples/**/node_modules/**'] },
   {
@@ -16,8 +19,8 @@ export default [
           enforceBuildableLibDependency: false,
           allow: [],
           depConstraints: [
-            { sourceTag: 'type:core', onlyDependOnLibsWithTags: [] },
-            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: ['type:core'] },
+            { sourceTag: 'type:core', onlyDependOnLibsWithTags: ['type:testing'] },
+            { sourceTag: 'type:testing', onlyDependOnLibsWithTags: [] },
             { sourceTag: 'type:backbone', onlyDependOnLibsWithTags: ['type:core', 'type:testing'] },
             { sourceTag: 'type:loss', onlyDependOnLibsWithTags: ['type:core', 'type:testing'] },
             { sourceTag: 'type:recipe', onlyDependOnLibsWithTags: ['type:core', 'type:backbone', 'type:loss', 'type:testing'] },
@@ -29,13 +32,12 @@ export default [
   },
   {
     // Only core touches the DI library (STYLE.md G6): plugins use core's re-exported inject/injectable.
-    files: ['**/*.ts', '**/*.mts'],
-    ignores: ['packages/core/**'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        { paths: [{ name: 'tsyringe', message: "Only @fewstep/core imports tsyringe: use inject / injectable / DependencyManager from '@fewstep/core'." }] },
-      ],
-    },
+    // The private testing package is for tests only: library code never imports it.
+    files: ['packages/*/src/**/*.ts', 'tools/*/src/**/*.ts'],
+    ignores: ['packages/testing/**'],
+    rules: { 'no-restricted-imports': ['error', { paths: [noTsyringe, noTestingInLibrary] }] },
   },
+  { files: ['packages/core/src/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [noTestingInLibrary] }] } },
+  { files: ['packages/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts'], ignores: ['packages/core/**'], rules: { 'no-restricted-imports': ['error', { paths: [noTsyringe] }] } },
+  { files: ['packages/core/src/**/*.test.ts'], rules: { 'no-restricted-imports': 'off' } },
 ];

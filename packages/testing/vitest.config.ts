@@ -1,10 +1,3 @@
-import { defineProject } from 'vitest/config';
+import { fewstepProject } from '../../vitest.shared.js';
 
-export default defineProject({
-  test: {
-    name: 'testing',
-    include: ['src/**/*.test.ts'],
-    setupFiles: ['reflect-metadata'],
-    testTimeout: 120_000,
-  },
-});
+export default fewstepProject('testing');

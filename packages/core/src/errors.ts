@@ -89,3 +89,40 @@ export class ModuleLifecycleError extends FewstepError {
     });
   }
 }
+
+/** One named tensor whose shape differs from the variable it should bind to. */
+export interface ShapeMismatch {
+  readonly name: string;
+  readonly found: readonly number[];
+  readonly expected: readonly number[];
+}
+
+/**
+ * Named tensors that do not match the variables they should bind to: strict weight loading,
+ * `Network.assign`, optimizer or EMA state restore. Lists every missing, unexpected and
+ * mis-shaped name at once (the first 20 of each); nothing was assigned.
+ */
+export class StateMismatchError extends FewstepError {
+  constructor(
+    readonly what: string,
+    readonly missing: readonly string[],
+    readonly unexpected: readonly string[],
+    readonly shapeMismatches: readonly ShapeMismatch[],
+    fix: string,
+  ) {
+    const cap = <T>(xs: readonly T[], f: (x: T) => string): string =>
+      xs.slice(0, 20).map(f).join(', ') + (xs.length > 20 ? `, ... (${xs.length - 20} more)` : '');
+    const lines = [
+      `${what}: ${missing.length} missing, ${unexpected.length} unexpected, ${shapeMismatches.length} shape mismatch(es); nothing was assigned.`,
+    ];
+    if (missing.length > 0) lines.push(`  missing (expected but not found): ${cap(missing, (n) => `'${n}'`)}`);
+    if (unexpected.length > 0) lines.push(`  unexpected (found but not expected): ${cap(unexpected, (n) => `'${n}'`)}`);
+    if (shapeMismatches.length > 0) {
+      lines.push(
+        `  shape: ${cap(shapeMismatches, (m) => `'${m.name}' found [${m.found.join(', ')}], expected [${m.expected.join(', ')}]`)}`,
+      );
+    }
+    lines.push(`Fix: ${fix}`);
+    super('E_STATE_MISMATCH', lines.join('\n'));
+  }
+}

@@ -3,6 +3,7 @@
  * checkpoints. Plugins depend on this package (as a peer) and on nothing else of fewstep.
  */
 import 'reflect-metadata';
+import './engine/register-gradients.js';
 
 export {
   FewstepError,
@@ -11,6 +12,8 @@ export {
   ShapeError,
   BackendUnavailableError,
   ModuleLifecycleError,
+  StateMismatchError,
+  type ShapeMismatch,
 } from './errors.js';
 export {
   DependencyManager,
@@ -53,3 +56,45 @@ export {
   type InitEngineOptions,
   type ModuleImporter,
 } from './engine/index.js';
+export {
+  Network,
+  ParamScope,
+  computeFans,
+  constant,
+  fromValues,
+  glorotUniform,
+  heNormal,
+  heUniform,
+  normal,
+  ones,
+  uniform,
+  zeros,
+  deriveSeed,
+  valueAndGrads,
+  ExponentialMovingAverage,
+  applyLora,
+  LoraAdapter,
+  Adam,
+  AdamW,
+  bindGradients,
+  constantLr,
+  warmupConstant,
+  warmupCosine,
+  clipByGlobalNorm,
+  allFinite,
+  type LowRankDelta,
+  type ParamOptions,
+  type SetWeightsOptions,
+  type Initializer,
+  type EmaOptions,
+  type EmaState,
+  type LoraOptions,
+  type AdamOptions,
+  type GradientMap,
+  type Optimizer,
+  type OptimizerState,
+  type StepResult,
+  type VariableSet,
+  type LrSchedule,
+  type GlobalNorm,
+} from './nn/index.js';

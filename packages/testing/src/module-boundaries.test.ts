@@ -29,6 +29,12 @@ async function lint(file: string, code: string): Promise<string[]> {
 }
 
 describe('module boundaries', () => {
+  it('library code may not import the private testing package; tests may', async () => {
+    const msgs = await lint('packages/loss-sdm/src/thing.ts', "import { seededNormal } from '@fewstep/testing';\nexport { seededNormal };\n");
+    expect(msgs).toEqual([expect.stringMatching(/^no-restricted-imports: .*for \*\.test\.ts files only/)]);
+    expect(await lint('packages/core/src/thing.test.ts', "import { seededNormal } from '@fewstep/testing';\nexport { seededNormal };\n")).toEqual([]);
+  });
+
   it('core may not import any sibling', async () => {
     const msgs = await lint('packages/core/src/violation.ts', "import { x } from '@fewstep/backbones';\nexport { x };\n");
     // Reported as a tag violation or, since backbones depends on core, as a cycle: either fails lint.
