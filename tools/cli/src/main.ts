@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { inspectCommand } from './commands/inspect.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -13,12 +14,14 @@ export function buildProgram(): Command {
     })
     .showHelpAfterError();
   program.addCommand(benchCommand());
+  program.addCommand(inspectCommand());
   return program;
 }
 
 /** fewstep's typed errors (FewstepError and its kind) carry an `E_*` code; their message is the whole story. */
 function isTypedError(err: unknown): err is Error & { code: string } {
-  return err instanceof Error && typeof (err as { code?: unknown }).code === 'string' && (err as { code: string }).code.startsWith('E_');
+  const code: unknown = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
+  return typeof code === 'string' && code.startsWith('E_');
 }
 
 /** Runs the CLI; returns the process exit code. Typed fewstep errors print their message only. */
