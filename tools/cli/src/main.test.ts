@@ -1,5 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -34,5 +36,53 @@ describe('fewstep CLI', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/Invalid value for 'FEWSTEP_BACKEND': "cuda"\. Allowed: 'tensorflow', 'webgpu', 'wasm', 'cpu'\./);
     expect(r.stdout).toBe('');
+  });
+
+  it('sample + eval on the analytic teacher: DDIM-50 covers every mode; --json prints one object', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fewstep-cli-'));
+    try {
+      const spec = 'gmm-video:modes=8,frames=2,size=4,channels=1,std=0.05,seed=3';
+      const s = fewstep(['sample', '--model', `analytic:${spec}`, '--solver', 'ddim', '--steps', '50', '--n', '200', '--out', dir, '--json']);
+      expect(s.code).toBe(0);
+      const info = JSON.parse(s.stdout);
+      expect(info).toMatchObject({ solver: 'ddim', steps: 50, nfe: 50, n: 200, shape: [200, 2, 4, 4, 1] });
+      const e = fewstep(['eval', '--samples', dir, '--reference', spec, '--json']);
+      expect(e.code).toBe(0);
+      expect(e.stdout.trim().split('\n')).toHaveLength(1);
+      const m = JSON.parse(e.stdout);
+      expect(m.n).toBe(200);
+      expect(m.modeCoverage).toBeGreaterThanOrEqual(0.95);
+      expect(m.precision).toBeGreaterThanOrEqual(0.95);
+      expect(m.nfe).toBe(50);
+      // Evaluating against another mixture is a shape error naming both.
+      const bad = fewstep(['eval', '--samples', dir, '--reference', 'gmm-video:modes=8,frames=2,size=8,channels=1,std=0.05,seed=3']);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/has shape \[200, 2, 4, 4, 1\], expected \[N, 2, 8, 8, 1\]/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('sample rejects an unknown solver, naming the allowed ones', () => {
+    const r = fewstep(['sample', '--model', 'analytic:gmm-video:modes=2,frames=1,size=2,channels=1,std=0.1,seed=1', '--solver', 'rk45', '--out', tmpdir()]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/Invalid value for '--solver': "rk45"\. Allowed: 'ddim', 'euler', 'heun', 'dpm\+\+2m'\./);
+  });
+
+  it('inspect prints the header of a valid file and fails with the typed message on a corrupt one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fewstep-cli-'));
+    try {
+      const s = fewstep(['sample', '--model', 'analytic:gmm-video:modes=2,frames=1,size=2,channels=1,std=0.1,seed=1', '--steps', '2', '--n', '3', '--out', dir]);
+      expect(s.code).toBe(0);
+      const ok = fewstep(['inspect', join(dir, 'samples.safetensors'), '--json']);
+      expect(ok.code).toBe(0);
+      const summary = JSON.parse(ok.stdout);
+      expect(summary.tensors).toEqual([{ name: 'samples', dtype: 'F32', shape: [3, 1, 2, 2, 1], bytes: 48 }]);
+      const bad = fewstep(['inspect', join(dir, 'sample-info.json')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/^fewstep: .*header/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

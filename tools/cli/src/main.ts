@@ -1,6 +1,8 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
 import { inspectCommand } from './commands/inspect.js';
+import { sampleCommand } from './commands/sample.js';
+import { evalCommand } from './commands/eval.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -13,6 +15,8 @@ export function buildProgram(): Command {
       if (backend) process.env['FEWSTEP_BACKEND'] = backend;
     })
     .showHelpAfterError();
+  program.addCommand(sampleCommand());
+  program.addCommand(evalCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());
   return program;

@@ -56,7 +56,7 @@ async function tryTensorflow(importer: ModuleImporter): Promise<Attempt> {
     try {
       await importer(pkg);
     } catch (err) {
-      missing.push(`${pkg} not installed (${shortError(err)})`);
+      missing.push(`${pkg} not installed (${shortError(err)})`.replace(' (not found)', ''));
       continue;
     }
     if (await setBackendQuiet('tensorflow')) return { ok: true, provider: pkg, reason: `${pkg} is installed` };
@@ -71,7 +71,7 @@ async function tryWebgpu(importer: ModuleImporter): Promise<Attempt> {
     dawn = (await importer('webgpu')) as typeof dawn;
     await importer('@tensorflow/tfjs-backend-webgpu');
   } catch (err) {
-    return { ok: false, provider: 'webgpu', reason: `webgpu + @tensorflow/tfjs-backend-webgpu not installed (${shortError(err)})` };
+    return { ok: false, provider: 'webgpu', reason: `webgpu + @tensorflow/tfjs-backend-webgpu not installed (${shortError(err)})`.replace(' (not found)', '') };
   }
   try {
     if (dawn.globals) Object.assign(globalThis, dawn.globals);
@@ -206,6 +206,8 @@ async function setBackendQuiet(name: string): Promise<boolean> {
 }
 
 function shortError(err: unknown): string {
+  const code = (err as { code?: unknown } | null)?.code;
+  if (code === 'ERR_MODULE_NOT_FOUND' || code === 'MODULE_NOT_FOUND') return 'not found';
   const msg = err instanceof Error ? err.message : String(err);
   return msg.split('\n')[0]!.slice(0, 160);
 }

@@ -1,13 +1,6 @@
-import { Command, InvalidArgumentError } from 'commander';
+import { Command } from 'commander';
+import { intOption } from '../options.js';
 import { makeOutput } from '../output.js';
-
-function positiveInt(name: string, min: number) {
-  return (v: string): number => {
-    const n = Number(v);
-    if (!Number.isInteger(n) || n < min) throw new InvalidArgumentError(`${name} must be an integer >= ${min}, got '${v}'.`);
-    return n;
-  };
-}
 
 /** The benchmarks live in the repository's private tools/bench package (not published). */
 async function loadBench(): Promise<typeof import('@fewstep/bench')> {
@@ -30,8 +23,8 @@ export function benchCommand(): Command {
     .command('engine')
     .description('time the engine workloads (conv-train, video-unet-block-train, dit-block-train) on the resolved backend, and the same in PyTorch when it is installed')
     .option('--json', 'print one JSON object { backend, workloads: { name: { ms, torchMs?, ratio? } } }')
-    .option('--steps <n>', 'timed steps per workload (median is reported)', positiveInt('--steps', 10), 10)
-    .option('--warmup <n>', 'untimed warm-up steps', positiveInt('--warmup', 0), 3)
+    .option('--steps <n>', 'timed steps per workload (median is reported)', intOption('--steps', 10), 10)
+    .option('--warmup <n>', 'untimed warm-up steps', intOption('--warmup', 0), 3)
     .option('--workloads <names>', 'comma-separated subset of workloads')
     .option('--no-torch', 'skip the PyTorch twin')
     .option('--profile', 'also report the top kernels of one step of each workload')
