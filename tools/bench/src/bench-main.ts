@@ -1,0 +1,51 @@
+/**
+ * Stand-alone runner of the engine bench, for working on the bench without the `fewstep` CLI
+ * (which is the normal entry: `fewstep bench engine`):
+ *
+ *   npx tsx tools/bench/src/bench-main.ts [--backend wasm|cpu] [--steps 10] [--warmup 3]
+ *       [--workloads conv-train,dit-block-train] [--no-torch] [--profile] [--json]
+ *
+ * Sets the backend itself; on wasm it registers fewstep's training kernels from @fewstep/core
+ * when that package loads.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-cpu';
+import '@tensorflow/tfjs-backend-wasm';
+import { runEngineBench } from './engine-bench.js';
+import { formatEngineBenchTable } from './format-table.js';
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+async function registerKernels(): Promise<string> {
+  // A variable specifier: the bench must not fail to type-check or load while core is in flux.
+  const specifier = '@fewstep/core';
+  try {
+    const core = (await import(specifier)) as { registerWasmTrainingKernels?: () => string[] };
+    if (typeof core.registerWasmTrainingKernels !== 'function') return '@fewstep/core has no registerWasmTrainingKernels';
+    return `registered ${core.registerWasmTrainingKernels().join(', ')}`;
+  } catch (e) {
+    return `@fewstep/core did not load (${(e as Error).message.split('\n')[0]}); wasm training kernels NOT registered`;
+  }
+}
+
+const backend = arg('--backend') ?? 'wasm';
+await tf.setBackend(backend);
+await tf.ready();
+const json = process.argv.includes('--json');
+const log = (m: string): void => {
+  process.stderr.write(`${m}\n`);
+};
+if (backend === 'wasm') log(await registerKernels());
+const workloads = arg('--workloads');
+const result = await runEngineBench({
+  steps: Number(arg('--steps') ?? 10),
+  warmup: Number(arg('--warmup') ?? 3),
+  torch: !process.argv.includes('--no-torch'),
+  profile: process.argv.includes('--profile'),
+  ...(workloads ? { workloads: workloads.split(',') } : {}),
+  onProgress: log,
+});
+process.stdout.write(json ? `${JSON.stringify(result)}\n` : `${formatEngineBenchTable(result)}\n`);
