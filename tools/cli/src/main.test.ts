@@ -63,6 +63,16 @@ describe('fewstep CLI', () => {
     }
   });
 
+  it('FEWSTEP_WASM_THREADS=2 starts the threaded wasm build and says so; a bad value is a typed error', () => {
+    const args = ['sample', '--model', 'analytic:gmm-video:modes=2,frames=1,size=2,channels=1,std=0.1,seed=1', '--steps', '2', '--n', '2', '--out', join(tmpdir(), 'fewstep-threads')];
+    const ok = fewstep(args, { FEWSTEP_WASM_THREADS: '2' });
+    expect(ok.code).toBe(0);
+    expect(ok.stderr).toMatch(/backend: wasm .*wasm \(SIMD, 2 threads\)/);
+    const bad = fewstep(args, { FEWSTEP_WASM_THREADS: '0' });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toMatch(/Invalid value for 'FEWSTEP_WASM_THREADS': "0"\. Allowed: an integer from 1 to 8\./);
+  });
+
   it('sample rejects an unknown solver, naming the allowed ones', () => {
     const r = fewstep(['sample', '--model', 'analytic:gmm-video:modes=2,frames=1,size=2,channels=1,std=0.1,seed=1', '--solver', 'rk45', '--out', tmpdir()]);
     expect(r.code).toBe(2);

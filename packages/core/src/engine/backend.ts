@@ -35,7 +35,15 @@ export interface InitEngineOptions {
   importer?: ModuleImporter;
   /** Print the one-line report through the logger. @default true */
   report?: boolean;
+  /**
+   * wasm only: XNNPACK worker threads (1 = the single-threaded SIMD build). Overrides
+   * FEWSTEP_WASM_THREADS. @default {@link DEFAULT_WASM_THREADS}
+   */
+  threads?: number;
 }
+
+/** Threads the wasm backend uses unless FEWSTEP_WASM_THREADS or the `threads` option says otherwise. */
+export const DEFAULT_WASM_THREADS = 1;
 
 /** Measured on this project's 2-core reference machine (BENCHMARKS.md, conv-train). */
 export const CPU_SLOWDOWN_NOTE =
@@ -88,11 +96,22 @@ async function tryWebgpu(importer: ModuleImporter): Promise<Attempt> {
   return { ok: false, provider: 'webgpu', reason: "the 'webgpu' backend failed to initialise" };
 }
 
-async function tryWasm(importer: ModuleImporter): Promise<Attempt> {
+async function tryWasm(importer: ModuleImporter, threads: number): Promise<Attempt> {
   try {
     await importer('@tensorflow/tfjs-backend-wasm');
   } catch (err) {
     return { ok: false, provider: '@tensorflow/tfjs-backend-wasm', reason: `@tensorflow/tfjs-backend-wasm failed to load (${shortError(err)})` };
+  }
+  let threadNote = '';
+  if (threads > 1 && tf.engine().registry['wasm'] === undefined) {
+    const { enableWasmThreads } = await import('./wasm-threads.js');
+    try {
+      threadNote = `, ${await enableWasmThreads(threads)} threads`;
+    } catch (err) {
+      threadNote = `, 1 thread (threads unavailable: ${shortError(err)})`;
+    }
+  } else if (threads > 1) {
+    threadNote = ', threads unchanged (the wasm backend was already initialised)';
   }
   if (!(await setBackendQuiet('wasm'))) {
     return { ok: false, provider: '@tensorflow/tfjs-backend-wasm', reason: "the 'wasm' backend failed to initialise" };
@@ -103,7 +122,7 @@ async function tryWasm(importer: ModuleImporter): Promise<Attempt> {
   return {
     ok: true,
     provider: '@tensorflow/tfjs-backend-wasm',
-    reason: `wasm${simd ? ' with SIMD' : ''} is always installed; fewstep registered ${kernels.length} training kernels`,
+    reason: `wasm (${simd ? 'SIMD' : 'no SIMD'}${threadNote}) is always installed; fewstep registered ${kernels.length} training kernels`,
     kernels,
   };
 }
@@ -118,7 +137,7 @@ async function tryCpu(importer: ModuleImporter): Promise<Attempt> {
   return { ok: false, provider: '@tensorflow/tfjs-backend-cpu', reason: "the 'cpu' backend failed to initialise" };
 }
 
-const attempts: Record<BackendName, (importer: ModuleImporter) => Promise<Attempt>> = {
+const attempts: Record<BackendName, (importer: ModuleImporter, threads: number) => Promise<Attempt>> = {
   tensorflow: tryTensorflow,
   webgpu: tryWebgpu,
   wasm: tryWasm,
@@ -146,6 +165,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
   const log = options.logger ?? new ConsoleLogger();
   const importer = options.importer ?? defaultImporter;
   const explicit = options.backend ?? (env['FEWSTEP_BACKEND'] || undefined);
+  const threads = resolveThreads(options.threads, env['FEWSTEP_WASM_THREADS']);
   const reasons: string[] = [];
 
   if (explicit !== undefined) {
@@ -153,7 +173,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
       throw new ConfigError('FEWSTEP_BACKEND', explicit, BACKEND_NAMES.map((b) => `'${b}'`).join(', '), 'unset it to let fewstep choose, or pick one of the allowed values');
     }
     const name = explicit as BackendName;
-    const a = await attempts[name](importer);
+    const a = await attempts[name](importer, threads);
     if (!a.ok) throw new BackendUnavailableError(name, a.reason, BACKEND_NAMES, installHint[name] + ', or unset FEWSTEP_BACKEND to let fewstep choose');
     reasons.push(`forced by ${options.backend !== undefined ? 'the backend option' : 'FEWSTEP_BACKEND'}`, a.reason);
     const info = finish(name, a, true, reasons);
@@ -163,7 +183,7 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
   }
 
   for (const name of BACKEND_NAMES) {
-    const a = await attempts[name](importer);
+    const a = await attempts[name](importer, threads);
     if (!a.ok) {
       reasons.push(`${name}: ${a.reason}`);
       continue;
@@ -175,6 +195,14 @@ export async function initEngine(options: InitEngineOptions = {}): Promise<Engin
     return info;
   }
   throw new BackendUnavailableError('any', reasons.join('; '), BACKEND_NAMES, 'reinstall dependencies with `npm ci`');
+}
+
+function resolveThreads(option: number | undefined, env: string | undefined): number {
+  const value = option ?? (env ? Number(env) : DEFAULT_WASM_THREADS);
+  if (!Number.isInteger(value) || value < 1 || value > 8) {
+    throw new ConfigError(option !== undefined ? 'threads' : 'FEWSTEP_WASM_THREADS', option ?? env, 'an integer from 1 to 8', 'use the number of CPU cores, or 1 for the single-threaded build');
+  }
+  return value;
 }
 
 function finish(name: BackendName, a: Attempt, forced: boolean, reasons: string[]): EngineInfo {
