@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -71,6 +71,34 @@ describe('fewstep CLI', () => {
     const bad = fewstep(args, { FEWSTEP_WASM_THREADS: '0' });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toMatch(/Invalid value for 'FEWSTEP_WASM_THREADS': "0"\. Allowed: an integer from 1 to 8\./);
+  });
+
+  it('demo runs the pipeline end to end and writes a self-contained report', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fewstep-demo-'));
+    try {
+      const r = fewstep(['demo', '--quick', '--teacher-steps', '2', '--samples', '8', '--out', dir, '--json']);
+      expect(r.code).toBe(0);
+      const out = JSON.parse(r.stdout);
+      expect(out.report).toBe(join(dir, 'report.html'));
+      expect(out.rows.map((x: { model: string; solver: string }) => `${x.model} / ${x.solver}`)).toEqual([
+        'exact teacher / DDIM 50',
+        'exact teacher / DDIM 25',
+        'exact teacher / DDIM 4',
+        'exact teacher / DDIM 1',
+        'learned teacher (tiny video UNet) / DDIM 25',
+        'learned teacher (tiny video UNet) / DDIM 4',
+      ]);
+      // The exact teacher at 50 steps lands in the modes; its one-step DDIM collapses to the mean.
+      expect(out.rows[0].precision).toBeGreaterThanOrEqual(0.9);
+      expect(out.rows[3].precision).toBeLessThan(0.5);
+      const html = readFileSync(join(dir, 'report.html'), 'utf8');
+      expect(html).toContain('<table>');
+      expect(html.match(/data:image\/png;base64,/g)?.length).toBe(5);
+      expect(html).toContain('<polyline');
+      expect(r.stderr).toMatch(/demo: train teacher 2\/2/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('sample rejects an unknown solver, naming the allowed ones', () => {

@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander';
 import { benchCommand } from './commands/bench.js';
+import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { sampleCommand } from './commands/sample.js';
 import { evalCommand } from './commands/eval.js';
@@ -15,6 +16,7 @@ export function buildProgram(): Command {
       if (backend) process.env['FEWSTEP_BACKEND'] = backend;
     })
     .showHelpAfterError();
+  program.addCommand(demoCommand());
   program.addCommand(sampleCommand());
   program.addCommand(evalCommand());
   program.addCommand(benchCommand());
