@@ -138,3 +138,7 @@ export {
 // Diffusion math: schedules, predictions, solvers, samplers, guidance, timestep samplers and the
 // analytic Gaussian-mixture teacher. The sub-barrel is itself curated (one line per concept).
 export * from './diffusion/index.js';
+// Trainer: runs of phases, the run handle and its typed events, plugins, exact resume.
+export * from './training/index.js';
+// Multi-file checkpoints: manifest written last, verified loading, auto-resume, retention.
+export * from './checkpoint/index.js';
