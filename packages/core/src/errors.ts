@@ -16,6 +16,10 @@ function list(values: readonly string[]): string {
   return values.length === 0 ? '(none registered)' : values.map((v) => `'${v}'`).join(', ');
 }
 
+function plural(noun: string): string {
+  return /(s|x|ch|sh)$/.test(noun) ? `${noun}es` : `${noun}s`;
+}
+
 /** A registry lookup for a name nobody registered. */
 export class UnknownPluginError extends FewstepError {
   constructor(
@@ -25,7 +29,7 @@ export class UnknownPluginError extends FewstepError {
   ) {
     super(
       'E_UNKNOWN_PLUGIN',
-      `Unknown ${kind} '${requested}'. Known ${kind}s: ${list(known)}. ` +
+      `Unknown ${kind} '${requested}'. Known ${plural(kind)}: ${list(known)}. ` +
         `Fix: check the spelling, or register it first (install the plugin package and add its module).`,
     );
   }
