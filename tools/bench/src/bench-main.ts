@@ -3,7 +3,10 @@
  * (which is the normal entry: `fewstep bench engine`):
  *
  *   npx tsx tools/bench/src/bench-main.ts [--backend wasm|cpu] [--steps 10] [--warmup 3]
- *       [--workloads conv-train,dit-block-train] [--no-torch] [--profile] [--json]
+ *       [--workloads conv-train,dit-block-train] [--no-torch] [--profile] [--json] [--threads N]
+ *
+ * `--threads N` (wasm only, default 1): initialise the wasm backend's threaded SIMD build with N
+ * XNNPACK threads (`enableWasmThreads` from @fewstep/core; use a fresh process per setting).
  *
  * Sets the backend itself; on wasm it registers fewstep's training kernels from @fewstep/core
  * when that package loads.
@@ -31,7 +34,16 @@ async function registerKernels(): Promise<string> {
   }
 }
 
+async function initWasmThreads(threads: number): Promise<string> {
+  const specifier = '@fewstep/core';
+  const core = (await import(specifier)) as { enableWasmThreads?: (n: number) => Promise<number> };
+  if (typeof core.enableWasmThreads !== 'function') throw new Error('@fewstep/core has no enableWasmThreads; cannot use --threads');
+  return `wasm threads: ${await core.enableWasmThreads(threads)}`;
+}
+
 const backend = arg('--backend') ?? 'wasm';
+const threads = Number(arg('--threads') ?? 1);
+if (backend === 'wasm' && threads !== 1) process.stderr.write(`${await initWasmThreads(threads)}\n`);
 await tf.setBackend(backend);
 await tf.ready();
 const json = process.argv.includes('--json');

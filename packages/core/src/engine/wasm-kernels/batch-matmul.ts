@@ -1,79 +1,27 @@
 /**
- * A faster `BatchMatMul` for the wasm backend.
+ * A faster `BatchMatMul` for the wasm backend, on fewstep's own GEMM (wasm-gemm.ts).
  *
  * Why wasm's own kernel is slow (tfjs-backend-wasm 4.22, `src/cc/batch_mat_mul_impl.cc`): it calls
- * XNNPACK's fully-connected operator (SIMD) only when there is ONE batch and NEITHER operand is
- * transposed; every other call (attention's `q·kᵀ`, any batch > 1, and most matmul gradients,
- * which use `transposeA`/`transposeB`) goes to a scalar blocked triple loop. Measured on one
- * thread of a Xeon (BENCHMARKS.md, wasm BatchMatMul): [8,256,64]·[8,256,64]ᵀ 1.9 → 16.3 GFLOP/s,
- * [8,256,256]·[8,256,64] 2.0 → 21.9 GFLOP/s, their forward+backward 1.1 → 13.4 and 1.6 → 15.4.
+ * XNNPACK's fully-connected operator (SIMD, no FMA) only when there is ONE batch and NEITHER
+ * operand is transposed; every other call (attention's `q·kᵀ`, any batch > 1, most matmul
+ * gradients, which use `transposeA`/`transposeB`) goes to a scalar blocked triple loop.
  *
- * This override keeps everything on the XNNPACK path:
- *  1. a transposed operand is transposed physically with wasm's `Transpose` kernel (O(size),
- *     memory-bound, negligible next to the O(M·N·K) product);
- *  2. when `b` has a single batch, all batches of `a` are stacked into one `[B·M, K] × [K, N]`
- *     product (one XNNPACK call);
- *  3. otherwise the kernel loops over the output batch and calls wasm's C++ `BatchMatMul` on
- *     zero-copy views (`[1, M, K] × [1, K, N] → [1, M, N]`) of each batch's block, so each call
- *     takes XNNPACK's fast path. Batch dimensions broadcast like NumPy.
- * Non-float32 inputs are delegated to wasm's original kernel (which rejects them).
+ * This override runs every float32 product on fewstep's relaxed-SIMD GEMM, which reads a
+ * transposed operand in place (no physical transpose) and needs no per-call operator set-up:
+ *  1. when `b` has a single batch and `a` is not transposed, all batches of `a` are stacked into
+ *     one `[B·M, K] × [K, N]` product;
+ *  2. small per-batch products (attention over few tokens) run as one batched call inside wasm;
+ *  3. otherwise one GEMM per output batch. Batch dimensions broadcast like NumPy.
+ * Measured (1 thread, Xeon, interleaved): dit-block attention `q·kᵀ` [12,512,32]·[12,512,32]ᵀ
+ * and the `transposeA` weight gradients run 3-4x faster than through XNNPACK + transposes,
+ * plain products ~1.7x (wasm-gemm.ts). Non-float32 inputs go to wasm's original kernel.
  */
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
 import { overrideWasmKernel } from './override-kernel.js';
-import {
-  asWasm,
-  dataOf,
-  disposeInfo,
-  f32View,
-  registerView,
-  releaseView,
-  runWasmKernel,
-  type WasmBackend,
-  type WasmModule,
-} from './wasm-internals.js';
-
-/** Below this M·N·K, wasm's scalar loop is faster than XNNPACK's per-call set-up (measured). */
-const TINY_MATMUL_MNK = 2048;
-
-type CppMatMul = (
-  aId: number,
-  aShape: Uint8Array,
-  aRank: number,
-  bId: number,
-  bShape: Uint8Array,
-  bRank: number,
-  transposeA: boolean,
-  transposeB: boolean,
-  outId: number,
-) => void;
-
-const cppMatMuls = new WeakMap<WasmModule, CppMatMul>();
-
-/** wasm's exported C++ `BatchMatMul(a_id, a_shape, a_rank, b_id, b_shape, b_rank, tA, tB, out_id)`. */
-function cppMatMul(backend: WasmBackend): CppMatMul {
-  let fn = cppMatMuls.get(backend.wasm);
-  if (fn === undefined) {
-    fn = backend.wasm.cwrap('BatchMatMul', null, [
-      'number',
-      'array',
-      'number',
-      'number',
-      'array',
-      'number',
-      'number',
-      'number',
-      'number',
-    ]) as CppMatMul;
-    cppMatMuls.set(backend.wasm, fn);
-  }
-  return fn;
-}
-
-function shapeBytes(shape: number[]): Uint8Array {
-  return new Uint8Array(new Int32Array(shape).buffer);
-}
+import { asWasm, dataOf, type WasmBackend } from './wasm-internals.js';
+import { wasmGemm } from './wasm-gemm.js';
 
 /** For each flat index of the broadcast batch shape `out`, the flat index into batch shape `x`. */
 function broadcastBatchIndex(out: number[], x: number[]): Int32Array {
@@ -103,10 +51,90 @@ function broadcastBatchIndex(out: number[], x: number[]): Int32Array {
   return map;
 }
 
-/** `x` (`[batch, rows, cols]` row-major, given as `[batch, cols, rows]` transposed) made contiguous. */
-function untranspose(backend: WasmBackend, x: TensorInfo, batch: number, rows: number, cols: number): TensorInfo {
-  const x3: TensorInfo = { dataId: x.dataId, shape: [batch, cols, rows], dtype: x.dtype };
-  return runWasmKernel('Transpose', backend, { x: x3 }, { perm: [0, 2, 1] });
+/** Geometry of one `BatchMatMul`/`_FusedMatMul` call, byte strides on the wasm heap. */
+export interface MatMulGeometry {
+  M: number;
+  N: number;
+  K: number;
+  /** Broadcast batch shape of the output. */
+  outer: number[];
+  outShape: number[];
+  /** For each output batch, the batch of a / of b. */
+  mapA: Int32Array;
+  mapB: Int32Array;
+  batchA: number;
+  batchB: number;
+}
+
+/** Shapes, broadcasting and transposes of `a·b` (tfjs's BatchMatMul semantics). */
+export function matMulGeometry(a: TensorInfo, b: TensorInfo, transposeA: boolean, transposeB: boolean): MatMulGeometry {
+  const aRank = a.shape.length;
+  const bRank = b.shape.length;
+  const M = (transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2]) as number;
+  const K = (transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1]) as number;
+  const kB = (transposeB ? b.shape[bRank - 1] : b.shape[bRank - 2]) as number;
+  const N = (transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1]) as number;
+  tf.util.assert(
+    K === kB,
+    () =>
+      `Error in matMul: inner shapes (${K}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} ` +
+      `and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
+  );
+  const outerA = a.shape.slice(0, -2);
+  const outerB = b.shape.slice(0, -2);
+  const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
+  return {
+    M,
+    N,
+    K,
+    outer,
+    outShape: [...outer, M, N],
+    mapA: broadcastBatchIndex(outer, outerA),
+    mapB: broadcastBatchIndex(outer, outerB),
+    batchA: tf.util.sizeFromShape(outerA),
+    batchB: tf.util.sizeFromShape(outerB),
+  };
+}
+
+/**
+ * Writes `a·b` (batched, broadcast, optionally transposed) into the float32 block at byte
+ * offset `out` with fewstep's GEMM. With `accumulate`, adds to what `out` holds.
+ */
+export function gemmInto(
+  backend: WasmBackend,
+  a: TensorInfo,
+  b: TensorInfo,
+  transposeA: boolean,
+  transposeB: boolean,
+  g: MatMulGeometry,
+  out: number,
+  accumulate: boolean,
+): void {
+  const { M, N, K } = g;
+  const gemm = wasmGemm(backend);
+  const aOff = dataOf(backend, a).memoryOffset;
+  const bOff = dataOf(backend, b).memoryOffset;
+  const aRow = transposeA ? 4 : K * 4;
+  const aK = transposeA ? M * 4 : 4;
+  const bK = transposeB ? 4 : N * 4;
+  const bCol = transposeB ? K * 4 : 4;
+  const batch = g.mapA.length;
+  if (g.batchB === 1 && !transposeA && g.batchA === batch) {
+    // Every batch of a times the same b: one [batch·M, K] × [K, N] product.
+    gemm.gemm(batch * M, N, K, aOff, aRow, aK, bOff, bK, bCol, out, N * 4, accumulate);
+    return;
+  }
+  if (batch === 1) {
+    gemm.gemm(M, N, K, aOff, aRow, aK, bOff, bK, bCol, out, N * 4, accumulate);
+    return;
+  }
+  const aAddr = new Int32Array(batch);
+  const bAddr = new Int32Array(batch);
+  for (let i = 0; i < batch; i++) {
+    aAddr[i] = aOff + (g.mapA[i] as number) * M * K * 4;
+    bAddr[i] = bOff + (g.mapB[i] as number) * K * N * 4;
+  }
+  gemm.gemmBatch(batch, M, N, K, aAddr, aRow, aK, bAddr, bK, bCol, out, accumulate);
 }
 
 function makeFastBatchMatMul(original: KernelFunc): KernelFunc {
@@ -115,78 +143,11 @@ function makeFastBatchMatMul(original: KernelFunc): KernelFunc {
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
     if (a.dtype !== 'float32' || b.dtype !== 'float32') return original(args);
     const backend = asWasm(args.backend);
-    const aRank = a.shape.length;
-    const bRank = b.shape.length;
-    const M = (transposeA ? a.shape[aRank - 1] : a.shape[aRank - 2]) as number;
-    const K = (transposeA ? a.shape[aRank - 2] : a.shape[aRank - 1]) as number;
-    const kB = (transposeB ? b.shape[bRank - 1] : b.shape[bRank - 2]) as number;
-    const N = (transposeB ? b.shape[bRank - 2] : b.shape[bRank - 1]) as number;
-    tf.util.assert(
-      K === kB,
-      () =>
-        `Error in matMul: inner shapes (${K}) and (${kB}) of Tensors with shapes ${a.shape} and ${b.shape} ` +
-        `and transposeA=${transposeA} and transposeB=${transposeB} must match.`,
-    );
-    const outerA = a.shape.slice(0, -2);
-    const outerB = b.shape.slice(0, -2);
-    const outer = tf.broadcast_util.assertAndGetBroadcastShape(outerA, outerB);
-    const batchA = tf.util.sizeFromShape(outerA);
-    const batchB = tf.util.sizeFromShape(outerB);
-    const batch = tf.util.sizeFromShape(outer);
-    const outShape = [...outer, M, N];
-
-    // wasm's own fast path (one batch, no transposes) needs nothing from us; for tiny matrices its
-    // scalar loop beats a per-batch XNNPACK call (~3.5 µs each), as long as the batch shapes are
-    // ones it broadcasts correctly (equal, or one side a single batch).
-    if (!transposeA && !transposeB && batchA === 1 && batchB === 1) return original(args);
-    const simpleBatch = batchA === batchB || batchA === 1 || batchB === 1;
-    if (simpleBatch && M * N * K < TINY_MATMUL_MNK) return original(args);
-
-    const out = backend.makeOutput(outShape, 'float32');
-    if (batch * M * N === 0) return out;
-    if (K === 0) {
-      f32View(backend, out).fill(0);
-      return out;
-    }
-    const a3 = transposeA ? untranspose(backend, a, batchA, M, K) : a;
-    const b3 = transposeB ? untranspose(backend, b, batchB, K, N) : b;
-    const matmul = cppMatMul(backend);
-    const aOffset = dataOf(backend, a3).memoryOffset;
-    const bOffset = dataOf(backend, b3).memoryOffset;
-    const outOffset = dataOf(backend, out).memoryOffset;
-    const views: number[] = [];
-    try {
-      if (batchB === 1) {
-        // Stack every batch of a: [batch·M, K] × [K, N] in one call (batch === batchA here).
-        const aId = registerView(backend, aOffset, batch * M * K);
-        views.push(aId);
-        const bId = dataOf(backend, b3).id;
-        const outId = registerView(backend, outOffset, batch * M * N);
-        views.push(outId);
-        matmul(aId, shapeBytes([1, batch * M, K]), 3, bId, shapeBytes([1, K, N]), 3, false, false, outId);
-      } else {
-        const mapA = broadcastBatchIndex(outer, outerA);
-        const mapB = broadcastBatchIndex(outer, outerB);
-        const aShape = shapeBytes([1, M, K]);
-        const bShape = shapeBytes([1, K, N]);
-        for (let i = 0; i < batch; i++) {
-          const aId = registerView(backend, aOffset + (mapA[i] as number) * M * K * 4, M * K);
-          const bId = registerView(backend, bOffset + (mapB[i] as number) * K * N * 4, K * N);
-          const outId = registerView(backend, outOffset + i * M * N * 4, M * N);
-          try {
-            matmul(aId, aShape, 3, bId, bShape, 3, false, false, outId);
-          } finally {
-            releaseView(backend, aId);
-            releaseView(backend, bId);
-            releaseView(backend, outId);
-          }
-        }
-      }
-    } finally {
-      for (const id of views) releaseView(backend, id);
-      if (a3 !== a) disposeInfo(backend, a3);
-      if (b3 !== b) disposeInfo(backend, b3);
-    }
+    const g = matMulGeometry(a, b, transposeA, transposeB);
+    wasmGemm(backend); // set-up allocations first (they may grow the heap)
+    const out = backend.makeOutput(g.outShape, 'float32');
+    if (tf.util.sizeFromShape(g.outShape) === 0) return out;
+    gemmInto(backend, a, b, transposeA, transposeB, g, dataOf(backend, out).memoryOffset, false);
     return out;
   };
 }

@@ -14,7 +14,7 @@
  */
 import { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
-import type { WasmBackend } from './wasm-internals.js';
+import { heapBuffer, type WasmBackend } from './wasm-internals.js';
 
 const PATCHED = Symbol.for('fewstep.wasm.complexReadSync');
 
@@ -34,7 +34,7 @@ export function installComplexReadSupport(): void {
     const size = tf.util.sizeFromShape(data.shape);
     const from = start ?? 0;
     const to = end ?? size;
-    const bytes = this.wasm.HEAPU8.slice(data.memoryOffset + from * 8, data.memoryOffset + to * 8);
+    const bytes = new Uint8Array(heapBuffer(this)).slice(data.memoryOffset + from * 8, data.memoryOffset + to * 8);
     return new Float32Array(bytes.buffer);
   };
   Object.defineProperty(proto, PATCHED, { value: true, enumerable: false });

@@ -11,6 +11,7 @@
 import type { BackendWasm } from '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, NamedAttrMap, TensorInfo } from '@tensorflow/tfjs-core';
+import { asWasm, heapArray } from './wasm-internals.js';
 
 /** The active backend as `BackendWasm`; throws if fewstep's wasm kernels run elsewhere. */
 export function activeWasmBackend(backend: unknown = tf.backend()): BackendWasm {
@@ -75,8 +76,8 @@ export function sliceFast(x: tf.Tensor, begin: readonly number[], size: readonly
   const backend = activeWasmBackend();
   const out = backend.makeOutput(size.slice(), x.dtype);
   // Views only after the last allocation: growing the wasm memory detaches older views.
-  const src = backend.typedArrayFromHeap(x);
-  const dst = backend.typedArrayFromHeap(out);
+  const src = heapArray(asWasm(backend), x);
+  const dst = heapArray(asWasm(backend), out);
   const strides = [...tf.util.computeStrides(x.shape), 1];
   // Axes [inner, rank) form one contiguous run per outer index.
   let inner = rank - 1;
@@ -124,8 +125,8 @@ export function copyRuns(x: tf.Tensor, starts: ArrayLike<number>, runs: RunLayou
   const rowLength = (count - 1) * length + lastLength;
   const backend = activeWasmBackend();
   const out = backend.makeOutput([starts.length, rowLength], x.dtype);
-  const src = backend.typedArrayFromHeap(x);
-  const dst = backend.typedArrayFromHeap(out);
+  const src = heapArray(asWasm(backend), x);
+  const dst = heapArray(asWasm(backend), out);
   let o = 0;
   for (let i = 0; i < starts.length; i++) {
     for (let r = 0; r < count; r++) {
@@ -150,8 +151,8 @@ export function reverseLeadingAxis(x: tf.Tensor): tf.Tensor {
   const block = n === 0 ? 0 : x.size / n;
   const backend = activeWasmBackend();
   const out = backend.makeOutput(x.shape.slice(), x.dtype);
-  const src = backend.typedArrayFromHeap(x);
-  const dst = backend.typedArrayFromHeap(out);
+  const src = heapArray(asWasm(backend), x);
+  const dst = heapArray(asWasm(backend), out);
   for (let i = 0; i < n; i++) dst.set(src.subarray((n - 1 - i) * block, (n - i) * block), i * block);
   return adopt(out);
 }

@@ -1,13 +1,25 @@
 /**
- * Training kernels fewstep registers for the tfjs `wasm` backend, which ships without them
- * (ARCHITECTURE.md, Engine). Each is built from kernels wasm does have, so it runs at their speed.
+ * Training kernels fewstep registers for the tfjs `wasm` backend (ARCHITECTURE.md, Engine): the
+ * ones it ships without (convolution gradients, complex, FFT, segment sums, einsum) and faster
+ * replacements of some it has: matrix products and 2D convolutions on fewstep's generated
+ * relaxed-SIMD GEMM (wasm-gemm.ts, conv-gemm.ts; split over threads with the threaded build),
+ * SIMD reductions, broadcasts, tanh and softmax (wasm-elementwise-module.ts), a copy-free
+ * `Identity`, and `Transpose`/`Tile` fixes (layout-kernels.ts).
  */
 import { getKernel, registerKernel, unregisterKernel, type KernelConfig } from '@tensorflow/tfjs-core';
+import { convGemmKernelConfigs } from './conv-gemm-kernels.js';
 import { convKernelConfigs } from './conv-kernels.js';
 import { miscKernelConfigs } from './misc-kernels.js';
 
-/** Every kernel config fewstep adds to (or replaces in) the wasm backend. */
-export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [...convKernelConfigs, ...miscKernelConfigs];
+/**
+ * Every kernel config fewstep adds to (or replaces in) the wasm backend. The GEMM convolution
+ * configs take the place of conv-kernels.ts's `Conv2DBackpropFilter` (and fall back to it).
+ */
+export const wasmTrainingKernelConfigs: readonly KernelConfig[] = [
+  ...convKernelConfigs.filter((c) => !convGemmKernelConfigs.some((g) => g.kernelName === c.kernelName)),
+  ...convGemmKernelConfigs,
+  ...miscKernelConfigs,
+];
 
 /**
  * Registers fewstep's wasm training kernels. Idempotent: a kernel already registered for wasm is

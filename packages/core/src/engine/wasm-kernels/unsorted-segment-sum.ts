@@ -18,7 +18,7 @@
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
-import { asWasm, dataOf, i32View, runWasmKernel } from './wasm-internals.js';
+import { asWasm, dataOf, heapBuffer, i32View, runWasmKernel } from './wasm-internals.js';
 
 function idsInRange(ids: Int32Array, numSegments: number): boolean {
   for (let i = 0, n = ids.length; i < n; i++) {
@@ -57,7 +57,7 @@ const unsortedSegmentSum: KernelFunc = ({ inputs, backend: b, attrs }) => {
     );
   }
   const out = backend.makeOutput([numSegments, ...rest], x.dtype);
-  const buffer = backend.wasm.HEAPU8.buffer;
+  const buffer = heapBuffer(backend);
   const view = (offset: number, length: number): Float32Array | Int32Array =>
     x.dtype === 'float32' ? new Float32Array(buffer, offset, length) : new Int32Array(buffer, offset, length);
   const o = view(dataOf(backend, out).memoryOffset, numSegments * width);

@@ -9,6 +9,7 @@
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { DataType, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
+import { isWasmMemory, webAssembly, type WasmMemory } from './webassembly-api.js';
 
 /** One row of `BackendWasm.dataIdMap`. */
 export interface WasmTensorData {
@@ -36,6 +37,8 @@ export interface WasmBackend {
   dataIdNextNumber: number;
   makeOutput(shape: number[], dtype: DataType, memoryOffset?: number): TensorInfo;
   disposeData(dataId: object, force?: boolean): boolean;
+  /** Adds a reference to `dataId`'s block (a kernel output sharing an input's block). */
+  incRef(dataId: object): void;
   readSync(dataId: object, start?: number, end?: number): unknown;
 }
 
@@ -64,12 +67,39 @@ export function dataOf(backend: WasmBackend, t: TensorInfo): WasmTensorData {
  * after the kernel's last allocation: growing the wasm memory detaches older views.
  */
 export function f32View(backend: WasmBackend, t: TensorInfo, length = tf.util.sizeFromShape(t.shape)): Float32Array {
-  return new Float32Array(backend.wasm.HEAPU8.buffer, dataOf(backend, t).memoryOffset, length);
+  return new Float32Array(heapBuffer(backend), dataOf(backend, t).memoryOffset, length);
+}
+
+/**
+ * The heap's current buffer, read from the `WebAssembly.Memory` itself. `Module.HEAPU8` is only
+ * refreshed by Emscripten's glue on the thread that grew the memory (or at its next
+ * `GROWABLE_HEAP_*` access): in the threaded build a growth by another thread would leave it
+ * short (a view past its end throws a RangeError), in the single-threaded build it is always
+ * current. Reading `memory.buffer` is correct in both.
+ */
+export function heapBuffer(backend: WasmBackend): ArrayBuffer | SharedArrayBuffer {
+  return heapMemory(backend).buffer;
+}
+
+/** A view (no copy) over the heap block of a float32, int32 or bool tensor, typed by its dtype. */
+export function heapArray(backend: WasmBackend, t: TensorInfo): Float32Array | Int32Array | Uint8Array {
+  const { memoryOffset } = dataOf(backend, t);
+  const n = tf.util.sizeFromShape(t.shape);
+  switch (t.dtype) {
+    case 'float32':
+      return new Float32Array(heapBuffer(backend), memoryOffset, n);
+    case 'int32':
+      return new Int32Array(heapBuffer(backend), memoryOffset, n);
+    case 'bool':
+      return new Uint8Array(heapBuffer(backend), memoryOffset, n);
+    default:
+      throw new Error(`heapArray: dtype '${t.dtype}' is not stored as plain numbers on the wasm heap.`);
+  }
 }
 
 /** An Int32Array over the heap block of the int32 tensor `t` (no copy). */
 export function i32View(backend: WasmBackend, t: TensorInfo): Int32Array {
-  return new Int32Array(backend.wasm.HEAPU8.buffer, dataOf(backend, t).memoryOffset, tf.util.sizeFromShape(t.shape));
+  return new Int32Array(heapBuffer(backend), dataOf(backend, t).memoryOffset, tf.util.sizeFromShape(t.shape));
 }
 
 /**
@@ -107,3 +137,39 @@ export function runWasmKernel(
 export function disposeInfo(backend: WasmBackend, t: TensorInfo): void {
   backend.disposeData(t.dataId);
 }
+
+/** The wasm backend's linear memory (the threaded build's is a shared memory). */
+export function heapMemory(backend: WasmBackend): WasmMemory {
+  const m = backend.wasm as unknown as { wasmMemory?: unknown; asm?: { memory?: unknown } };
+  const memory = m.wasmMemory ?? m.asm?.memory;
+  if (!isWasmMemory(memory)) {
+    throw new Error(
+      `fewstep's generated wasm kernels cannot find the tfjs wasm backend's WebAssembly.Memory (neither Module.wasmMemory nor Module.asm.memory). ` +
+        `Fix: use @tensorflow/tfjs-backend-wasm 4.22, or do not register fewstep's wasm kernels.`,
+    );
+  }
+  return memory;
+}
+
+/**
+ * Instantiates generated module bytes (built by `makeBytes` for this heap's sharedness) on the
+ * backend's heap, once per backend and `key`.
+ */
+export function instantiateOnHeap<T>(backend: WasmBackend, key: string, makeBytes: (memory: { shared: boolean; maximumPages: number }) => Uint8Array): T {
+  let perBackend = instances.get(backend.wasm);
+  if (perBackend === undefined) {
+    perBackend = new Map();
+    instances.set(backend.wasm, perBackend);
+  }
+  let exports = perBackend.get(key);
+  if (exports === undefined) {
+    const memory = heapMemory(backend);
+    const shared = typeof SharedArrayBuffer !== 'undefined' && memory.buffer instanceof SharedArrayBuffer;
+    const module = new webAssembly.Module(makeBytes({ shared, maximumPages: 65536 }));
+    exports = new webAssembly.Instance(module, { env: { memory } }).exports;
+    perBackend.set(key, exports);
+  }
+  return exports as T;
+}
+
+const instances = new WeakMap<object, Map<string, Record<string, unknown>>>();
