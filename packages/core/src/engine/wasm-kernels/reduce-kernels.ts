@@ -12,6 +12,7 @@
  * `Mean` of `[16, 256, 32, 2]` over axes 1, 3 1.5 → 0.3 ms.
  * Innermost-only reductions, non-float32 inputs and empty tensors go to wasm's own kernels.
  */
+import { alignUp } from './wasm-gemm.js';
 import '@tensorflow/tfjs-backend-wasm';
 import * as tf from '@tensorflow/tfjs-core';
 import type { KernelConfig, KernelFunc, TensorInfo } from '@tensorflow/tfjs-core';
@@ -61,7 +62,7 @@ export function sumGroupsOnHeap(backend: WasmBackend, x: number, groups: readonl
   const scratch = backend.makeOutput([2 * accLength + 2], 'float32');
   try {
     // 8-byte aligned start inside the scratch block (malloc aligns to 8 already; be safe).
-    const base = (dataOf(backend, scratch).memoryOffset + 7) & ~7;
+    const base = alignUp(dataOf(backend, scratch).memoryOffset, 8);
     new Float64Array(heapBuffer(backend), base, accLength).fill(0);
     const outStride = new Array<number>(outer.length).fill(0);
     let stride = block;

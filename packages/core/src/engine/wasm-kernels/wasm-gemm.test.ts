@@ -126,3 +126,13 @@ describe('_FusedMatMul on the wasm GEMM matches cpu', () => {
     ]);
   });
 });
+
+describe('alignUp', () => {
+  it('rounds heap addresses above 2 GiB up without int32 wrap-around (a bitwise & would go negative)', async () => {
+    const { alignUp } = await import('./wasm-gemm.js');
+    expect(alignUp(2 ** 31 + 3, 8)).toBe(2 ** 31 + 8);
+    expect(alignUp(3_000_000_001, 16)).toBe(3_000_000_016);
+    expect(alignUp(64, 16)).toBe(64);
+    expect(((2 ** 31 + 3 + 7) & ~7) < 0).toBe(true);
+  });
+});

@@ -84,11 +84,12 @@ export class WasmGemm {
 
   /** A 16-byte aligned block that lives as long as the backend. */
   private malloc(bytes: number): number {
-    return (this.mallocRaw(bytes + 16) + 15) & ~15;
+    return alignUp(this.mallocRaw(bytes + 16), 16);
   }
 
   private mallocRaw(bytes: number): number {
-    const ptr = (this.backend.wasm as unknown as { _malloc(n: number): number })._malloc(bytes);
+    // wasm returns an i32: above 2 GiB it arrives negative in JS; addresses are unsigned.
+    const ptr = (this.backend.wasm as unknown as { _malloc(n: number): number })._malloc(bytes) >>> 0;
     if (!ptr) throw new Error(`fewstep wasm GEMM: malloc of ${bytes} bytes failed (wasm heap exhausted).`);
     return ptr;
   }
@@ -103,7 +104,7 @@ export class WasmGemm {
       if (this.tableRaw !== 0) (this.backend.wasm as unknown as { _free(p: number): void })._free(this.tableRaw);
       this.tableInts = Math.max(1024, n);
       this.tableRaw = this.mallocRaw(4 * this.tableInts + 16);
-      this.table = (this.tableRaw + 15) & ~15;
+      this.table = alignUp(this.tableRaw, 16);
     }
     return this.table;
   }
@@ -325,4 +326,9 @@ export function wasmGemm(backend: WasmBackend): WasmGemm {
     engines.set(backend.wasm, g);
   }
   return g;
+}
+
+/** `x` rounded up to a multiple of `m` (a power of two), without int32 wrap-around above 2 GiB. */
+export function alignUp(x: number, m: number): number {
+  return Math.ceil(x / m) * m;
 }
