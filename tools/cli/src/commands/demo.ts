@@ -30,7 +30,7 @@ interface Row {
  */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the built-in pipeline end to end and write report.html (about 5-8 minutes on 2 cores; --quick: about 2)')
+    .description('run the built-in pipeline end to end and write report.html (about 4 minutes on 2 cores; --quick: about 1.5)')
     .option('--out <dir>', 'output directory', 'fewstep-demo')
     .option('--quick', 'a smaller, faster run')
     .option('--json', 'print one JSON object (the metrics table and paths)')
