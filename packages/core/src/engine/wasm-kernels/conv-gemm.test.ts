@@ -3,52 +3,17 @@ import * as tf from '@tensorflow/tfjs-core';
 import '../register-gradients.js';
 import '@tensorflow/tfjs-backend-cpu';
 import '@tensorflow/tfjs-backend-wasm';
-import { expectTensorsClose, seededNormal } from '@fewstep/testing';
+import { expectMatchesCpu, expectTensorsClose, seededNormal, withGrads as withGradsOf } from '@fewstep/testing';
 import { registerWasmTrainingKernels } from './index.js';
 import { conv2DGemmConfig, fusedConv2DGemmConfig, conv2DBackpropFilterGemmConfig } from './conv-gemm-kernels.js';
 
 type Pad2 = 'same' | 'valid' | number | [[number, number], [number, number], [number, number], [number, number]];
 type Pair = [number, number];
 
-interface Result {
-  shape: number[];
-  values: Float32Array;
-}
-
-/** Runs `f` on `backend` with seeded inputs; asserts no engine tensor or backend data id leaked. */
-async function runOn(backend: 'cpu' | 'wasm', shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]): Promise<Result[]> {
-  await tf.setBackend(backend);
-  const inputs = shapes.map((s, i) => seededNormal(s, 31 + 7 * i));
-  const before = { tensors: tf.memory().numTensors, ids: tf.backend().numDataIds() };
-  const outs = f(...inputs);
-  const results = outs.map((t) => ({ shape: t.shape.slice(), values: t.dataSync().slice() as Float32Array }));
-  tf.dispose(outs);
-  expect(tf.memory().numTensors, `${backend}: engine tensors leaked`).toBe(before.tensors);
-  expect(tf.backend().numDataIds(), `${backend}: backend data leaked`).toBe(before.ids);
-  tf.dispose(inputs);
-  return results;
-}
-
-async function matchesCpu(what: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]): Promise<void> {
-  const expected = await runOn('cpu', shapes, f);
-  const actual = await runOn('wasm', shapes, f);
-  expect(actual.length).toBe(expected.length);
-  actual.forEach((a, i) => {
-    expect(a.shape, `${what} output ${i} shape`).toEqual(expected[i]!.shape);
-    expectTensorsClose(a.values, expected[i]!.values, { rtol: 1e-5, what: `${what} output ${i}` });
-  });
-}
-
-/** `[y, dL/dx, dL/dW(, dL/db)]` for `L = sum(y * r)` with a fixed seeded `r`. */
-function withGrads(op: (...xs: tf.Tensor[]) => tf.Tensor): (...xs: tf.Tensor[]) => tf.Tensor[] {
-  return (...xs) => {
-    const y = op(...xs);
-    const dy = seededNormal(y.shape, 99);
-    const grads = tf.grads((...args: tf.Tensor[]) => op(...args))(xs, dy);
-    dy.dispose();
-    return [y, ...grads];
-  };
-}
+/** wasm (with fewstep's kernels) against the cpu reference, same seeded inputs, no leaks. */
+const matchesCpu = (what: string, shapes: number[][], f: (...xs: tf.Tensor[]) => tf.Tensor[]): Promise<void> =>
+  expectMatchesCpu(what, shapes, f, { seed: 31, seedStep: 7 });
+const withGrads = (op: (...xs: tf.Tensor[]) => tf.Tensor): ((...xs: tf.Tensor[]) => tf.Tensor[]) => withGradsOf(op, 99);
 
 const conv2d = (s: number | Pair, p: Pad2, d: number | Pair = 1) => (x: tf.Tensor, w: tf.Tensor) =>
   tf.conv2d(x as tf.Tensor4D, w as tf.Tensor4D, s, p, 'NHWC', d);
