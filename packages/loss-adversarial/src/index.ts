@@ -32,3 +32,16 @@ export {
 } from './heads/discriminator-heads.js';
 export { groupCount } from './heads/layers.js';
 export { LossAdversarialModule, ADVERSARIAL_LOSSES } from './loss-adversarial.module.js';
+export { teacherTapFeatures, type FrozenTapSource, type TeacherTapOptions, type TeacherTapInputs, type TeacherTapFeatures } from './features/teacher-tap-features.js';
+export { criticFeatures, type CriticSource, type CriticFeatureOptions, type CriticFeatureMaps, type CriticFeatures } from './features/critic-features.js';
+export { sampleSparseFrames, type SparseFrames } from './features/sparse-frames.js';
+export { textConditionedHead, type TextConditionedHead, type TextConditionedHeadOptions } from './features/text-conditioned-head.js';
+export {
+  composeDiscriminator,
+  fromTeacherTaps,
+  fromCritic,
+  type DiscriminatorFn,
+  type FeatureFn,
+  type FeatureHead,
+  type HeadBinding,
+} from './features/discriminator.js';
