@@ -13,9 +13,13 @@ export interface PhaseDefinition {
   readonly every?: number;
 }
 
-/** A distillation recipe: the roles it needs and its phases in order (ARCHITECTURE.md). */
+/**
+ * A distillation recipe as the registry sees it: a name, the roles it builds and its phases in
+ * order (each names the role it updates). `@fewstep/recipes` defines the full form (terms with
+ * input builders, options schema, student spec); the trainer consumes {@link PhaseDefinition}s.
+ */
 export interface RecipeDefinition extends Named {
   readonly description?: string;
   readonly roles: Readonly<Record<string, unknown>>;
-  readonly phases: readonly PhaseDefinition[];
+  readonly phases: readonly { readonly role: BackboneRole; readonly name?: string }[];
 }
