@@ -34,7 +34,7 @@ export interface HingeOptions {
 }
 
 /** The logistic objectives have no option. */
-export type LogisticOptions = Record<string, never>;
+export type LogisticOptions = Record<never, never>;
 
 function evaluate(logits: Logits): tf.Tensor {
   return typeof logits === 'function' ? logits() : logits;

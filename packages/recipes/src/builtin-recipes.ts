@@ -2,9 +2,14 @@
  * @file The built-in recipes, in the order the docs list them.
  */
 import type { AnyRecipe } from './runtime/define-recipe.js';
+import { accVideo } from './recipes/accvideo.recipe.js';
+import { avdm2 } from './recipes/avdm2.recipe.js';
+import { dmd2 } from './recipes/dmd2.recipe.js';
+import { accVideoAdm } from './recipes/hybrid-accvideo-adm.recipe.js';
 import { lcm } from './recipes/lcm.recipe.js';
+import { osv, osvStage1, osvStage2 } from './recipes/osv.recipe.js';
 
-export const BUILTIN_RECIPES: readonly AnyRecipe[] = [lcm];
+export const BUILTIN_RECIPES: readonly AnyRecipe[] = [avdm2, accVideo, osvStage1, osvStage2, osv, dmd2, lcm, accVideoAdm];
 
 /** A built-in recipe by name (`lcm` or `recipe:lcm`). */
 export function builtinRecipe(name: string): AnyRecipe | undefined {

@@ -50,3 +50,77 @@ export {
 export { lcm, lcmOptions, adjacentPair, type LcmOptions } from './recipes/lcm.recipe.js';
 export { BUILTIN_RECIPES, builtinRecipe } from './builtin-recipes.js';
 export { RecipesModule } from './recipes.module.js';
+export {
+  collapseStatistics,
+  collapseStatisticsTensor,
+  collapseChecks,
+  resolveCollapseThresholds,
+  COLLAPSE_CHECKS,
+  DEFAULT_COLLAPSE_THRESHOLDS,
+  type CollapseStatistics,
+  type CollapseCheckName,
+  type CollapseThresholds,
+} from './watchdog/collapse-statistics.js';
+export {
+  collapseWatchdog,
+  CollapseError,
+  resumeFromRollback,
+  COLLAPSE_WATCHDOG_NAME,
+  type CollapseWatchdogOptions,
+  type CollapseReport,
+  type CollapseAction,
+  type CollapseErrorDetails,
+  type ResumeFromRollbackOptions,
+} from './watchdog/collapse-watchdog.js';
+export {
+  osvStage1,
+  osvStage2,
+  osv,
+  createOsvRecipes,
+  osvStage1Options,
+  osvStage2Options,
+  OSV_STAGE_FRACTIONS,
+  osvTeacherSolve,
+  osvTrainingGrid,
+  type CreateOsvRecipesOptions,
+  type OsvStage1Options,
+  type OsvStage2Options,
+} from './recipes/osv.recipe.js';
+export {
+  osvDiscriminatorRole,
+  osvGeneratorLoss,
+  latentCriticSource,
+  randomDinov2Source,
+  defaultOsvFeatureSource,
+  OSV_TINY_DINOV2,
+  type OsvFeatureSource,
+  type LatentCritic,
+  type LatentCriticSourceOptions,
+  type OsvDiscriminatorOptions,
+} from './recipes/osv-discriminator.js';
+export { dmd2, dmd2Options, dmdInputs, type Dmd2Options } from './recipes/dmd2.recipe.js';
+export { avdm2, avdm2Options, frameDenoiser, frameSdmInputs, type Avdm2Options } from './recipes/avdm2.recipe.js';
+export {
+  denoisingDiscriminator,
+  generatorSample,
+  detachedGeneratorSample,
+  DISCRIMINATOR_HEAD_KINDS,
+  type DenoisingDiscriminator,
+  type DenoisingDiscriminatorSpec,
+  type DiscriminatorHeadKind,
+  type GeneratorSample,
+} from './recipes/denoising-gan.js';
+export {
+  accVideo,
+  accVideoOptions,
+  accVideoTrajectoryTimes,
+  accVideoStudent,
+  accVideoTrajectoryInputs,
+  ACCVIDEO_TIMESTEP_LISTS,
+  type AccVideoOptions,
+  type AccVideoTrajectoryOptions,
+  type AccVideoTimestepList,
+  type AccVideoSegmentOrder,
+} from './recipes/accvideo.recipe.js';
+export { LatentQueues, latentQueuesRole, type LatentQueuesOptions } from './recipes/latent-queues.js';
+export { accVideoAdm, accVideoAdmOptions, type AccVideoAdmOptions } from './recipes/hybrid-accvideo-adm.recipe.js';

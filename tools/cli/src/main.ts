@@ -4,6 +4,7 @@ import { demoCommand } from './commands/demo.js';
 import { inspectCommand } from './commands/inspect.js';
 import { sampleCommand } from './commands/sample.js';
 import { evalCommand } from './commands/eval.js';
+import { distillCommand } from './commands/distill.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -17,6 +18,7 @@ export function buildProgram(): Command {
     })
     .showHelpAfterError();
   program.addCommand(demoCommand());
+  program.addCommand(distillCommand());
   program.addCommand(sampleCommand());
   program.addCommand(evalCommand());
   program.addCommand(benchCommand());

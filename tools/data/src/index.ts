@@ -1,5 +1,12 @@
 /**
- * @fewstep/data: Synthetic datasets, trajectory datasets, video/image readers.
- * Its public surface is curated here; nothing is exported yet.
+ * @fewstep/data: datasets for teachers and recipes: exact mixture samples, synthetic teacher
+ * trajectories (AccVideo's SynVid) and ODE pairs (ADP).
  */
-export {};
+export {
+  mixtureSource,
+  teacherTrajectories,
+  teacherOdePairs,
+  tensorSource,
+  type TrajectoryOptions,
+  type OdePairOptions,
+} from './teacher-datasets.js';

@@ -30,7 +30,7 @@ export interface PhaseSummary {
  * Loss values that were not finite are `NaN` here and `null` once JSON-serialized.
  *
  * Order: [`checkpoint/resumed`], `run/started`, then per step `phase/skipped`* and
- * `step/completed`, [`sample/written`], [`checkpoint/saved` | `checkpoint/skipped`]; at the end
+ * `step/completed`, [`sample/written`], [`collapse/checked`], [`checkpoint/saved` | `checkpoint/skipped`]; at the end
  * [`run/stopping`], the final `checkpoint/saved` | `checkpoint/skipped`, and `run/completed` or
  * `run/failed` (the last event; `events$` completes after it).
  */
@@ -105,6 +105,22 @@ export type TrainingEvent =
       readonly payload: { readonly step: number; readonly reason: 'already-saved' | 'io-error' | 'non-finite'; readonly message: string };
     }
   | { readonly type: 'sample/written'; readonly payload: { readonly step: number; readonly plugin: string; readonly files: readonly string[] } }
+  | {
+      /** A sample-collapse check (the recipes package's collapse watchdog); NaN numbers are `null` in JSON. */
+      readonly type: 'collapse/checked';
+      readonly payload: {
+        readonly step: number;
+        readonly plugin: string;
+        readonly statistics: Readonly<Record<string, number>>;
+        readonly checks: readonly string[];
+        readonly healthy: boolean;
+        readonly streak: number;
+        readonly lastGoodStep: number | null;
+        readonly diversityReference: number | null;
+        readonly action: 'none' | 'warn' | 'stop' | 'rollback';
+        readonly rollbackTo: string | null;
+      };
+    }
   | { readonly type: 'run/stopping'; readonly payload: { readonly step: number; readonly reason: string } }
   | {
       readonly type: 'run/completed';

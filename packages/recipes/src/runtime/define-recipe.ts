@@ -17,6 +17,9 @@ export interface TermOptions {
   weight?: number;
 }
 
+/** A loss's options (index signatures dropped) plus `weight`, all optional. */
+export type TermOptionsOf<O> = { [K in keyof O as string extends K ? never : K]?: O[K] } & TermOptions;
+
 /** A recipe's resolved hyperparameters (validated by its schema). */
 export type RecipeOptions = Record<string, unknown>;
 
@@ -40,7 +43,7 @@ export interface RecipeTerm<R extends RecipeOptions = any> {
 export function use<O, I, R extends RecipeOptions = any>(
   loss: LossDefinition<O, I>,
   inputs: InputsBuilder<I, O & TermOptions, R>,
-  options: (Partial<O> & TermOptions) | ((options: R) => Partial<O> & TermOptions) = {},
+  options: TermOptionsOf<O> | ((options: R) => TermOptionsOf<O>) = {},
   meta: { requires?: readonly string[] } = {},
 ): RecipeTerm<R> {
   if (!loss || typeof loss.compute !== 'function') throw new ConfigError('loss', loss, 'a LossDefinition (defineLoss)');

@@ -27,7 +27,7 @@ import type { RoleInstance } from './roles.js';
 import type { StudentSpec } from './student.js';
 
 /** A recipe bound to a teacher: trainer inputs plus the student's description. */
-export interface InstantiatedRecipe<R extends RecipeOptions = RecipeOptions> {
+export interface InstantiatedRecipe<R extends RecipeOptions = any> {
   readonly recipe: DistillRecipe<R>;
   readonly options: R;
   readonly roles: ReadonlyMap<string, RoleInstance>;
@@ -181,6 +181,13 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const summaries: RunSummary[] = [];
   const resolved: RecipeOptions[] = [];
   let carried: Network | undefined;
+  if (o.recipe.kind === 'stages') {
+    // Options are shared by name; a key no stage knows is a typo, not something to drop silently.
+    const known = new Set(stages.flatMap((s) => [...stageOptionKeys(s)]));
+    for (const k of Object.keys(o.options ?? {})) {
+      if (!known.has(k)) throw new ConfigError(`${o.recipe.name} options.${k}`, (o.options ?? {})[k], `known options: ${[...known].sort().join(', ')}`, 'check the spelling');
+    }
+  }
   try {
     for (let i = 0; i < stages.length; i++) {
       const recipe = stages[i]!;
@@ -225,8 +232,9 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
         } finally {
           if (typeof teardown === 'function') teardown();
         }
+        const next = inst.exportStudent(); // may clone from `carried`: dispose it after
         carried?.dispose();
-        carried = inst.exportStudent();
+        carried = next;
         if (i === stages.length - 1) {
           return { recipe: o.recipe.name, summaries, student: carried, spec: inst.student, options: resolved, seconds: (performance.now() - started) / 1000 };
         }

@@ -23,57 +23,89 @@ export interface SampleInfo {
 /** `fewstep sample`: draw N samples from a model with a solver, write them to DIR. */
 export function sampleCommand(): Command {
   return new Command('sample')
-    .description('draw samples from a model (analytic:SPEC: the exact Gaussian-mixture teacher) with a solver; writes DIR/samples.safetensors and DIR/sample-info.json')
-    .requiredOption('--model <model>', "the model: 'analytic:gmm-video:modes=16,frames=8,size=8,channels=3,std=0.05,seed=7'")
+    .description('draw samples from a model (a teacher or student directory, or analytic:SPEC: the exact Gaussian-mixture teacher); writes DIR/samples.safetensors and DIR/sample-info.json')
+    .requiredOption('--model <model>', "a model directory (`fewstep distill` writes <out>/student), or 'analytic:gmm-video:modes=16,frames=8,size=8,channels=3,std=0.05,seed=7'")
     .option('--solver <name>', `solver: ${Object.keys(SOLVERS).join(' | ')}`, 'ddim')
     .option('--schedule <name>', `noise schedule for an analytic model: ${Object.keys(SCHEDULES).join(' | ')}`, 'vp')
     .option('--spacing <name>', "timestep spacing: discrete 'leading' | 'trailing' | 'linspace'; continuous 'uniform' | 'diffusers-flow' (default: trailing / uniform)")
-    .option('--steps <k>', 'solver steps', intOption('--steps', 1), 50)
+    .option('--steps <k>', 'solver steps (default: 50 for teachers, the trained count for students)', intOption('--steps', 1))
     .option('--n <n>', 'number of samples', intOption('--n', 1), 256)
     .option('--batch <b>', 'samples per batch', intOption('--batch', 1), 64)
     .option('--seed <s>', 'seed of the initial noise', intOption('--seed', 1), 1)
     .requiredOption('--out <dir>', 'output directory')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { model: string; solver: string; schedule: string; spacing?: string; steps: number; n: number; batch: number; seed: number; out: string; json?: boolean }) => {
+    .action(async (opts: { model: string; solver: string; schedule: string; spacing?: string; steps?: number; n: number; batch: number; seed: number; out: string; json?: boolean }) => {
       const out = makeOutput(Boolean(opts.json));
       const core = await import('@fewstep/core');
-      const gmm = parseAnalyticModel(core, opts.model);
-      const schedule = pickSchedule(core, opts.schedule);
-      const spacing = opts.spacing ?? (schedule.time.kind === 'discrete' ? 'trailing' : 'uniform');
-      const sampler = pickSolver(core, opts.solver, { steps: opts.steps, spacing: spacing as never });
       const engine = await core.initEngine();
-      const denoiser = core.mixtureDenoiser(gmm, schedule, 'sample');
+      let denoiser: import('@fewstep/core').Denoiser<never> & { dispose?(): void };
+      let sampler: import('@fewstep/core').Sampler;
+      let shape: readonly number[];
+      let modelName: string;
+      let spacing = opts.spacing ?? '';
+      let solverName = opts.solver;
+      let scheduleName = opts.schedule;
+      let steps: number;
+      if (opts.model.startsWith('analytic:')) {
+        const gmm = parseAnalyticModel(core, opts.model);
+        const schedule = pickSchedule(core, opts.schedule);
+        spacing = opts.spacing ?? (schedule.time.kind === 'discrete' ? 'trailing' : 'uniform');
+        steps = opts.steps ?? 50;
+        sampler = pickSolver(core, opts.solver, { steps, spacing: spacing as never });
+        denoiser = core.mixtureDenoiser(gmm, schedule, 'sample') as never;
+        shape = gmm.shape;
+        modelName = `analytic:${gmm.toString()}`;
+      } else {
+        const recipes = await import('@fewstep/recipes');
+        const loaded = await recipes.loadModelDirectory(opts.model);
+        const schedule = loaded.model.schedule;
+        scheduleName = schedule.toConfig().type;
+        shape = loaded.manifest.sampleShape;
+        modelName = resolve(opts.model);
+        if (loaded.student) {
+          steps = opts.steps ?? loaded.student.steps;
+          sampler = recipes.studentSampler(loaded.student, schedule, steps);
+          solverName = `student:${loaded.student.sampler}`;
+          spacing = 'student';
+        } else {
+          spacing = opts.spacing ?? (schedule.time.kind === 'discrete' ? 'trailing' : 'uniform');
+          steps = opts.steps ?? 50;
+          sampler = pickSolver(core, opts.solver, { steps, spacing: spacing as never });
+        }
+        denoiser = Object.assign(recipes.modelDenoiser(loaded.model), { dispose: loaded.dispose }) as never;
+      }
+      const D = shape.reduce((a, b) => a * b, 1);
       const rng = core.seededRng(opts.seed);
       const dir = resolve(opts.out);
       mkdirSync(dir, { recursive: true });
-      const values = new Float32Array(opts.n * gmm.D);
+      const values = new Float32Array(opts.n * D);
       let nfe = 0;
       const start = performance.now();
       try {
         for (let i = 0; i < opts.n; i += opts.batch) {
           const b = Math.min(opts.batch, opts.n - i);
-          const xT = core.randomNormal([b, ...gmm.shape], rng);
+          const xT = core.randomNormal([b, ...shape], rng);
           const result = sampler.sample(denoiser, xT, { rng });
-          values.set(await result.sample.data(), i * gmm.D);
+          values.set(await result.sample.data(), i * D);
           nfe = result.nfe;
           xT.dispose();
           result.sample.dispose();
-          out.progress(`sample: ${Math.min(i + b, opts.n)}/${opts.n} (${sampler.name}, ${opts.steps} steps)`);
+          out.progress(`sample: ${Math.min(i + b, opts.n)}/${opts.n} (${sampler.name}, ${steps} steps)`);
         }
       } finally {
-        denoiser.dispose();
+        denoiser.dispose?.();
       }
       const seconds = (performance.now() - start) / 1000;
       const info: SampleInfo = {
-        model: `analytic:${gmm.toString()}`,
-        solver: opts.solver,
-        schedule: opts.schedule,
+        model: modelName,
+        solver: solverName,
+        schedule: scheduleName,
         spacing,
-        steps: opts.steps,
+        steps,
         nfe,
         n: opts.n,
         seed: opts.seed,
-        shape: [opts.n, ...gmm.shape],
+        shape: [opts.n, ...shape],
         seconds,
         msPerSample: (seconds * 1000) / opts.n,
         backend: engine.backend,

@@ -1,0 +1,98 @@
+/**
+ * @file Fits a teacher network to an analytic denoiser (the exact posterior of a Gaussian-mixture
+ * video distribution): `min E_{x0, eps, t} || F_theta(x_t, t) - F*(x_t, t) ||^2` with `F*` the
+ * exact prediction of the teacher's type at `x_t = alpha_t x0 + sigma_t eps`. The targets have no
+ * noise (unlike denoising score matching), so a small network gets close to the exact teacher in
+ * a few hundred steps; the distillation pipeline then runs on a learned network exactly as with a
+ * trained teacher, while evaluation uses the exact distribution.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import {
+  flowMatchingSchedule,
+  forwardDiffuse,
+  lossTerm,
+  mixtureDenoiser,
+  predictAs,
+  startRun,
+  vpDiscreteSchedule,
+  type GmmVideo,
+  type TrainingPlugin,
+  type TrainingRun,
+} from '@fewstep/core';
+import { VideoDiT, VideoUNet } from '@fewstep/backbones';
+import { modelDenoiser, type BackboneLike, type DiffusionModel } from '@fewstep/recipes';
+import { mixtureSource } from '@fewstep/data';
+
+export type TeacherBackboneName = 'video-dit' | 'video-unet';
+export const TEACHER_BACKBONES: readonly TeacherBackboneName[] = ['video-dit', 'video-unet'];
+
+/** A fresh teacher network for a sample shape `[F, H, W, C]`: flow matching + flow prediction (default) or VP + epsilon. */
+export function createTeacher(backbone: TeacherBackboneName, preset: string, sampleShape: readonly number[], options: { seed: number; schedule?: 'flow' | 'vp' }): DiffusionModel {
+  const C = sampleShape[3] as number;
+  const b =
+    backbone === 'video-dit'
+      ? VideoDiT.preset(preset, { inChannels: C, outChannels: C, contextDim: null, pooledDim: null, seed: options.seed } as never)
+      : VideoUNet.preset(preset, { inChannels: C, outChannels: C, contextDim: null, seed: options.seed } as never);
+  return options.schedule === 'vp'
+    ? { backbone: b as unknown as BackboneLike, schedule: vpDiscreteSchedule({ betaSchedule: 'scaled_linear' }), predictionType: 'epsilon' }
+    : { backbone: b as unknown as BackboneLike, schedule: flowMatchingSchedule(), predictionType: 'flow' };
+}
+
+export interface FitAnalyticTeacherOptions {
+  teacher: DiffusionModel;
+  mixture: GmmVideo;
+  steps: number;
+  batchSize: number;
+  lr: number;
+  seed: number;
+  outDir?: string;
+  checkpointEvery?: number;
+  plugins?: readonly TrainingPlugin[];
+  onRun?: (run: TrainingRun) => void;
+}
+
+/** Regresses the teacher onto the exact denoiser with the core trainer (checkpoints, resume, events). */
+export async function fitAnalyticTeacher(o: FitAnalyticTeacherOptions): Promise<void> {
+  const exact = mixtureDenoiser(o.mixture, o.teacher.schedule, o.teacher.predictionType);
+  const model = modelDenoiser(o.teacher);
+  const { schedule } = o.teacher;
+  const discrete = schedule.time.kind === 'discrete';
+  const net = o.teacher.backbone.net;
+  net.unfreeze();
+  try {
+    const run = startRun({
+      seed: o.seed,
+      steps: o.steps,
+      roles: { teacher: net },
+      data: mixtureSource(o.mixture, o.batchSize),
+      phases: [
+        {
+          role: 'teacher',
+          losses: [
+            lossTerm('teacher:analytic-regression', (ctx) => {
+              const x0 = ctx.batch['x0']!;
+              const b = x0.shape[0]!;
+              const u = ctx.randomUniform([b], 't');
+              // t uniform over the schedule's range (discrete: integer timesteps 0..T-1).
+              const t = discrete ? tf.floor(tf.mul(u, schedule.tMax + 1)) : tf.mul(u, schedule.tMax);
+              const eps = ctx.randomNormal(x0.shape, 'eps');
+              const xt = forwardDiffuse(schedule, x0, eps, t);
+              const target = predictAs(exact, o.teacher.predictionType, xt, t);
+              return tf.mean(tf.squaredDifference(model.predict(xt, t), target)) as tf.Scalar;
+            }),
+          ],
+          optimizer: { type: 'adamw', lr: { type: 'warmup-cosine', lr: o.lr, warmupSteps: Math.min(100, Math.floor(o.steps / 10)), totalSteps: o.steps, minLr: o.lr / 20 }, weightDecay: 0, maxGradNorm: 1 },
+        },
+      ],
+      ...(o.outDir ? { outDir: o.outDir, checkpoint: { every: o.checkpointEvery ?? Math.max(1, Math.floor(o.steps / 4)), keepLast: 2 } } : {}),
+      resume: 'auto',
+      plugins: o.plugins ?? [],
+      hashExtra: { kind: 'fit-analytic-teacher', mixture: o.mixture.toString(), backbone: o.teacher.backbone.toConfig(), batchSize: o.batchSize, lr: o.lr },
+    });
+    o.onRun?.(run);
+    await run.result;
+  } finally {
+    net.freeze();
+    exact.dispose();
+  }
+}
