@@ -36,7 +36,7 @@ export {
   type StudentSamplerKind,
 } from './runtime/student.js';
 export { resolveRecipeOptions, parseOptions, presetOf } from './runtime/resolve-options.js';
-export { instantiateRecipe, distill, stageSteps, type InstantiatedRecipe, type InstantiateOptions, type DistillOptions, type DistillResult } from './runtime/distill.js';
+export { instantiateRecipe, distill, stageSteps, resolveStageOptions, type InstantiatedRecipe, type InstantiateOptions, type DistillOptions, type DistillResult } from './runtime/distill.js';
 export {
   saveModelDirectory,
   loadModelDirectory,

@@ -272,6 +272,24 @@ describe('recipe:mcm (MCM Eq. 3-9 on a tiny flow-matching video DiT)', () => {
     teacher.backbone.net.dispose();
   }, 30_000);
 
+  it('works on a VP (epsilon) teacher: both trajectory kinds and D give finite losses', () => {
+    const teacher = liveTeacher(tinyTeacher({ schedule: 'vp' }));
+    const inst = build(teacher);
+    const batch = realBatch();
+    const kinds = new Set<string>();
+    for (let step = 0; step < 4; step++) {
+      const g = runTerm(inst, 'generator', batch, step);
+      expect(Number.isFinite(g.loss)).toBe(true);
+      kinds.add(g.metrics.real === undefined ? 'gen' : 'real');
+      expect(g.metrics.real === undefined).toBe(g.metrics.generated !== undefined);
+      expect(Number.isFinite(runTerm(inst, 'discriminator', batch, step).loss)).toBe(true);
+    }
+    expect(kinds.size).toBe(2);
+    batch.x0.dispose();
+    inst.dispose();
+    teacher.backbone.net.dispose();
+  });
+
   it('with a text-conditioned teacher: CFG range for the teacher, text-conditioned heads, finite losses', () => {
     const teacher = conditionalTeacher();
     const inst = build(teacher);

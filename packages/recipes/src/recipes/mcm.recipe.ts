@@ -357,7 +357,12 @@ export const mcmGeneratorLoss = defineLoss<MixedTrajectoryOptions, McmGeneratorI
         },
         { ...options, lambdaReal },
       );
-      const metrics: Record<string, tf.Scalar> = { ...(out.metrics ?? {}) };
+      // Per-kind totals only for the kinds drawn this step (an undrawn kind is not a zero loss).
+      const metrics: Record<string, tf.Scalar> = {};
+      for (const [k, v] of Object.entries(out.metrics ?? {})) {
+        if ((k === 'real' && real === undefined) || (k === 'generated' && generated === undefined)) v.dispose();
+        else metrics[k] = v;
+      }
       const add = (key: string, v: tf.Scalar | undefined) => {
         if (v !== undefined) metrics[key] = tf.clone(v);
       };

@@ -1,34 +1,42 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { it } from 'vitest';
-import { flowMatchingSchedule, startRun, inMemoryDataSource } from '@fewstep/core';
+import { flowMatchingSchedule } from '@fewstep/core';
 import { VideoDiT, perturbZeroInitialised } from '@fewstep/backbones';
 import { instantiateRecipe } from '../runtime/distill.js';
 import { adp } from './adp.recipe.js';
-import { adm } from './adm.recipe.js';
+import { pixelDiscriminator, latentDiscriminator } from './adm-discriminator.js';
+import { composeDiscriminator } from '@fewstep/loss-adversarial';
+import { detach } from '../runtime/recipe-context.js';
 it('probe', async () => {
   await tf.setBackend('cpu');
   const backbone: any = VideoDiT.preset('tiny', { inChannels: 3, outChannels: 3, contextDim: null, pooledDim: null, seed: 1 } as never);
   backbone.net.freeze();
   perturbZeroInitialised(backbone.net, 1, 0.1);
-  console.log('params', backbone.net.numParameters());
   const teacher = { backbone, schedule: flowMatchingSchedule(), predictionType: 'flow' as const };
   const shape = [4, 4, 4, 3];
-  const B = 16;
-  const noise = tf.randomNormal([64, ...shape]); const x0 = tf.randomNormal([64, ...shape]);
-  const data = inMemoryDataSource({ name: 'p', tensors: { noise, x0 }, batchSize: B });
+  const B = 32;
+  const inst = instantiateRecipe(adp, { teacher, preset: 'tiny', sampleShape: shape, batchSize: B, seed: 1 });
+  const api: any = inst.roles.get('discriminator')!.api;
+  const pix = pixelDiscriminator(api.pixelSource, api.pixel, 0);
+  const lat = latentDiscriminator(teacher as any, api.latent);
   const x = tf.randomNormal([B, ...shape]);
-  let t0 = performance.now();
-  for (let i = 0; i < 5; i++) tf.tidy(() => backbone.forward({ x, t: tf.fill([B], 500) }).out.dataSync());
-  console.log('teacher fwd', ((performance.now() - t0) / 5).toFixed(1));
-  for (const [name, recipe, d] of [['adp', adp, data], ['adm', adm, undefined], ['adm k=4', adm, undefined]] as const) {
-    const inst = instantiateRecipe(recipe as any, { teacher, preset: 'tiny', options: name === 'adm k=4' ? { steps: 4 } : {}, sampleShape: shape, batchSize: B, seed: 1 });
-    for (let p = -1; p < inst.phases.length; p++) {
-      const ph = p < 0 ? inst.phases : [inst.phases[p]!];
-      await startRun({ seed: 1, steps: 1, roles: inst.networks, phases: ph, ...(d ? { data: d } : {}), resume: 'never' }).result;
-      t0 = performance.now();
-      await startRun({ seed: 1, steps: 3, roles: inst.networks, phases: ph, ...(d ? { data: d } : {}), resume: 'never' }).result;
-      console.log(name, p < 0 ? 'all' : inst.phases[p]!.name, ((performance.now() - t0) / 3).toFixed(0), 'ms/step');
-    }
-    inst.dispose();
+  const tt = tf.fill([B], 0.5);
+  const time = (name: string, f: () => void) => { f(); const t0 = performance.now(); for (let i = 0; i < 4; i++) f(); console.log(name, ((performance.now() - t0) / 4).toFixed(0)); };
+  const detPix = composeDiscriminator((xx, t) => Object.fromEntries(Object.entries(api.pixelSource.features(xx, t)).map(([k, v]: any) => [k, detach(v)])), api.pixel.bindings);
+  const feats = tf.tidy(() => Object.fromEntries(Object.entries(api.pixelSource.features(x, tt)).map(([k, v]: any) => [k, detach(v)])));
+  const heads = composeDiscriminator(() => feats as any, api.pixel.bindings);
+  for (let r = 0; r < 2; r++) {
+  const vars0 = [...inst.networks.discriminator!.trainableVariables().values()];
+  time('pixel D detached feats grad', () => tf.tidy(() => { const { grads } = tf.variableGrads(() => tf.mean(detPix(x, tt)) as tf.Scalar, vars0); Object.values(grads).forEach((g) => g.dataSync()); }));
+  time('pixel heads only grad', () => tf.tidy(() => { const { grads } = tf.variableGrads(() => tf.mean(heads(x, tt)) as tf.Scalar, vars0); Object.values(grads).forEach((g) => g.dataSync()); }));
+  time('pixel heads only fwd', () => tf.tidy(() => { heads(x, tt).dataSync(); }));
+  time('teacher fwd', () => tf.tidy(() => { backbone.forward({ x, t: tt }).out.dataSync(); }));
+  time('latent D fwd', () => tf.tidy(() => { lat(x, tt).dataSync(); }));
+  time('pixel D fwd', () => tf.tidy(() => { pix(x).dataSync(); }));
+  time('critic only', () => tf.tidy(() => { api.pixelSource.features(x, tt).grid0.dataSync(); }));
+  const vars = [...inst.networks.discriminator!.trainableVariables().values()];
+  time('latent D heads grad', () => tf.tidy(() => { const { grads } = tf.variableGrads(() => tf.mean(lat(x, tt)) as tf.Scalar, vars); Object.values(grads).forEach((g) => g.dataSync()); }));
+  time('pixel D heads grad', () => tf.tidy(() => { const { grads } = tf.variableGrads(() => tf.mean(pix(x)) as tf.Scalar, vars); Object.values(grads).forEach((g) => g.dataSync()); }));
   }
+  inst.dispose();
 });

@@ -22,7 +22,7 @@ import {
 import type { AnyRecipe, DistillRecipe, RecipeDataKind, RecipeOptions } from './define-recipe.js';
 import type { DiffusionModel } from './diffusion-model.js';
 import { recipeContextFactory } from './recipe-context.js';
-import { resolveRecipeOptions } from './resolve-options.js';
+import { parseOptions, presetOf, resolveRecipeOptions } from './resolve-options.js';
 import type { RoleInstance } from './roles.js';
 import type { StudentSpec } from './student.js';
 
@@ -181,24 +181,13 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
   const summaries: RunSummary[] = [];
   const resolved: RecipeOptions[] = [];
   let carried: Network | undefined;
-  if (o.recipe.kind === 'stages') {
-    // Options are shared by name; a key no stage knows is a typo, not something to drop silently.
-    const known = new Set(stages.flatMap((s) => [...stageOptionKeys(s)]));
-    for (const k of Object.keys(o.options ?? {})) {
-      if (!known.has(k)) throw new ConfigError(`${o.recipe.name} options.${k}`, (o.options ?? {})[k], `known options: ${[...known].sort().join(', ')}`, 'check the spelling');
-    }
-  }
+  const stageOptions = resolveStageOptions(o.recipe, o.preset, o.options ?? {});
   try {
     for (let i = 0; i < stages.length; i++) {
       const recipe = stages[i]!;
-      const known = stageOptionKeys(recipe);
-      const overrides = o.recipe.kind === 'stages' ? pick(o.options ?? {}, known) : (o.options ?? {});
-      const preset = o.preset !== undefined && o.recipe.kind === 'stages' && recipe.presets[o.preset] === undefined ? undefined : o.preset;
-      const stagePreset = o.recipe.kind === 'stages' && o.preset !== undefined ? pick((o.recipe.presets[o.preset] ?? {}) as Record<string, unknown>, known) : {};
       const inst = instantiateRecipe(recipe, {
         teacher: o.teacher,
-        options: { ...stagePreset, ...overrides },
-        ...(preset === undefined ? {} : { preset }),
+        options: stageOptions[i]!,
         sampleShape: o.sampleShape,
         batchSize: o.batchSize,
         seed,
@@ -247,6 +236,26 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
     throw e;
   }
   throw new Error('unreachable');
+}
+
+/**
+ * Each stage's resolved options: the preset (the staged recipe's own preset, then each stage's),
+ * then the overrides, shared by name across stages. Validates everything before anything is
+ * built: an option no stage knows is a typo, not something to drop silently.
+ */
+export function resolveStageOptions(recipe: AnyRecipe, preset: string | undefined, options: Record<string, unknown>): RecipeOptions[] {
+  if (recipe.kind === 'recipe') return [resolveRecipeOptions(recipe, preset, options)];
+  const known = new Set(recipe.stages.flatMap((s) => [...stageOptionKeys(s.recipe)]));
+  for (const k of Object.keys(options)) {
+    if (!known.has(k)) throw new ConfigError(`${recipe.name} options.${k}`, options[k], `known options: ${[...known].sort().join(', ')}`, 'check the spelling');
+  }
+  if (preset !== undefined) presetOf(recipe, preset);
+  return recipe.stages.map(({ recipe: stage }) => {
+    const keys = stageOptionKeys(stage);
+    const own = preset !== undefined && stage.presets[preset] !== undefined ? stage.presets[preset] : {};
+    const shared = preset !== undefined ? pick((recipe.presets[preset] ?? {}) as Record<string, unknown>, keys) : {};
+    return parseOptions(stage.schema, { ...own, ...shared, ...pick(options, keys) }, stage.name);
+  });
 }
 
 function stageOptionKeys(recipe: DistillRecipe<any>): Set<string> {

@@ -12,6 +12,7 @@ import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ACCVIDEO_KEY_TIMESTEPS,
+  ACCVIDEO_UNIFORM_TIMESTEPS,
   ConfigError,
   findLatestCheckpoint,
   gmmVideo,
@@ -33,7 +34,6 @@ import {
   distill,
   loadModelDirectory,
   modelDenoiser,
-  presetOf,
   saveModelDirectory,
   studentSampler,
   type AnyRecipe,
@@ -139,22 +139,14 @@ function stagesOf(recipe: AnyRecipe): DistillRecipe<any>[] {
   return recipe.kind === 'recipe' ? [recipe] : recipe.stages.map((s) => s.recipe);
 }
 
-/** Times a trajectory dataset keeps for a recipe: its `trajectoryTimes` option, else AccVideo's key timesteps. */
-function trajectoryTimes(recipe: DistillRecipe<any>, o: RunDistillOptions): number[] {
-  const { resolveRecipeOptions } = recipesApi;
-  const opts = resolveRecipeOptions(recipe, o.preset, pickKnown(recipe, o.options ?? {})) as Record<string, unknown>;
-  const t = opts['trajectoryTimes'];
+/** Times a trajectory dataset keeps: the recipe's `trajectoryTimes` option, else AccVideo's key / uniform list. */
+function trajectoryTimes(options: Record<string, unknown>): number[] {
+  const t = options['trajectoryTimes'];
   if (Array.isArray(t)) return t as number[];
-  const kind = opts['timesteps'];
-  return kind === 'uniform' ? [1.0, 0.8109, 0.6057, 0.3783, 0.2258, 0] : [...ACCVIDEO_KEY_TIMESTEPS];
+  return options['timesteps'] === 'uniform' ? [...ACCVIDEO_UNIFORM_TIMESTEPS] : [...ACCVIDEO_KEY_TIMESTEPS];
 }
 
 let recipesApi: typeof import('@fewstep/recipes');
-
-function pickKnown(recipe: DistillRecipe<any>, o: Record<string, unknown>): Record<string, unknown> {
-  const shape = (recipe.schema as unknown as { shape?: Record<string, unknown> }).shape ?? {};
-  return Object.fromEntries(Object.entries(o).filter(([k]) => k in shape));
-}
 
 async function cachedTensors(path: string, make: () => tf.NamedTensorMap): Promise<tf.NamedTensorMap> {
   if (existsSync(path)) {
@@ -169,7 +161,7 @@ async function cachedTensors(path: string, make: () => tf.NamedTensorMap): Promi
 }
 
 /** Builds the data sources the recipe's stages read. */
-async function buildData(recipe: AnyRecipe, o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
+async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
   const kinds = new Set(stagesOf(recipe).map((s) => s.data));
   const data: Partial<Record<RecipeDataKind, DataSource>> = {};
   const owned: tf.Tensor[] = [];
@@ -184,8 +176,8 @@ async function buildData(recipe: AnyRecipe, o: RunDistillOptions, teacher: Diffu
   }
   const sampleShape = shape ?? (teacher as unknown as { sampleShape?: number[] }).sampleShape;
   if (kinds.has('trajectories')) {
-    const stage = stagesOf(recipe).find((s) => s.data === 'trajectories')!;
-    const keep = trajectoryTimes(stage, o);
+    const index = stagesOf(recipe).findIndex((s) => s.data === 'trajectories');
+    const keep = trajectoryTimes(stageOptions[index]!);
     const file = join(dir, `trajectories-${keep.join('_')}-n${n}-s${solverSteps}.safetensors`);
     log(`distill: teacher trajectories (${n} x ${solverSteps} DDIM steps, keeping t = ${keep.join(', ')})`);
     const t = await cachedTensors(file, () => ({ trajectory: teacherTrajectories(modelDenoiser(teacher), sampleShape!, { n, keep, solverSteps, seed: (o.seed ?? 0) + 7, onProgress: (d, total) => log(`distill: trajectories ${d}/${total}`) }) }));
@@ -226,7 +218,8 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   const log = o.progress ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
   const recipe = findRecipe(o.recipe);
-  if (o.preset !== undefined) presetOf(recipe, o.preset);
+  // Validate every option before fitting teachers or generating data.
+  const stageOptions = recipesApi.resolveStageOptions(recipe, o.preset, o.options ?? {});
   const out = resolve(o.out);
   await mkdir(out, { recursive: true });
   const checkpoints = join(out, 'checkpoints');
@@ -237,7 +230,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   const t = await resolveTeacher(o, log);
   const sampleShape = t.mixture?.shape;
   if (!sampleShape) throw new ConfigError('--data', o.data, "a 'gmm-video:...' spec giving the sample shape");
-  const d = await buildData(recipe, o, t.teacher, t.mixture, batchSize, log);
+  const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, batchSize, log);
   try {
     log(`distill: ${recipe.name} for ${o.steps} steps (batch ${batchSize}${o.preset ? `, preset ${o.preset}` : ''})`);
     const result = await distill({

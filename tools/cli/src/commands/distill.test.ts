@@ -1,0 +1,78 @@
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin/fewstep.js');
+function fewstep(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FEWSTEP_BACKEND: 'wasm' }, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = () => {
+  const d = mkdtempSync(join(tmpdir(), 'fewstep-distill-'));
+  dirs.push(d);
+  return d;
+};
+
+const SPEC = 'gmm-video:modes=4,frames=2,size=4,channels=3,std=0.2,seed=3';
+
+describe('fewstep distill', () => {
+  it('analytic teacher -> fitted teacher -> LCM student: metrics.jsonl, checkpoints, a student that `sample --model` loads, --json summary; --resume continues', () => {
+    const dir = tmp();
+    const config = join(dir, 'distill.yaml');
+    writeFileSync(config, ['recipe: lcm', `teacher: "analytic:${SPEC}"`, 'preset: tiny', 'batch: 4', 'teacherFit:', '  steps: 4', 'evalSamples: 32', 'options:', '  steps: 2', ''].join('\n'));
+    const out = join(dir, 'run');
+    const r = fewstep(['distill', '--config', config, '--steps', '3', '--out', out, '--checkpoint-every', '1', '--json']);
+    expect(r.stderr).not.toMatch(/Error:/);
+    expect(r.code).toBe(0);
+    expect(r.stdout.trim().split('\n')).toHaveLength(1);
+    const s = JSON.parse(r.stdout);
+    expect(s).toMatchObject({ recipe: 'recipe:lcm', steps: 3, studentSteps: 2 });
+    expect(s.seconds).toBeGreaterThan(0);
+    expect(s.metrics.map((m: { steps: number; nfe: number }) => [m.steps, m.nfe])).toEqual([
+      [1, 1],
+      [2, 2],
+      [4, 4],
+    ]);
+    for (const m of s.metrics) for (const k of ['modeCoverage', 'precision', 'totalVariation', 'spreadRatio', 'energyDistance']) expect(Number.isFinite(m[k])).toBe(true);
+    const lines = readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+    expect(lines.map((l) => l.step)).toEqual([1, 2, 3]);
+    expect(existsSync(join(out, 'checkpoints'))).toBe(true);
+    expect(existsSync(join(out, 'teacher', 'model.json'))).toBe(true);
+    const manifest = JSON.parse(readFileSync(join(out, 'student', 'model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ format: 'fewstep-model', role: 'student', student: { parameterization: 'consistency', sampler: 'multistep', steps: 2 }, provenance: { recipe: 'recipe:lcm' } });
+
+    const samples = join(dir, 'samples');
+    const sr = fewstep(['sample', '--model', join(out, 'student'), '--n', '5', '--out', samples, '--json']);
+    expect(sr.code).toBe(0);
+    expect(JSON.parse(sr.stdout)).toMatchObject({ steps: 2, nfe: 2, n: 5, shape: [5, 2, 4, 4, 3], solver: 'student:multistep' });
+
+    // A second run into the same directory without --resume is refused; with --resume it continues to 4 steps.
+    const again = fewstep(['distill', '--config', config, '--steps', '4', '--out', out]);
+    expect(again.code).toBe(2);
+    expect(again.stderr).toMatch(/--resume/);
+    const resumed = fewstep(['distill', '--config', config, '--steps', '4', '--out', out, '--resume', '--json']);
+    expect(resumed.code).toBe(0);
+    expect(resumed.stderr).toMatch(/resumed from .*step-000003/);
+    expect(readFileSync(join(out, 'metrics.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).step)).toEqual([1, 2, 3, 4]);
+  }, 300_000);
+
+  it('bad input is a typed error naming the field, the value and what is allowed', () => {
+    const dir = tmp();
+    const unknown = fewstep(['distill', '--recipe', 'lcmx', '--teacher', `analytic:${SPEC}`, '--steps', '2', '--out', join(dir, 'a')]);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/--recipe.*lcmx.*avdm2.*accvideo/s);
+    const badOption = fewstep(['distill', '--recipe', 'lcm', '--teacher', `analytic:${SPEC}`, '--steps', '2', '--out', join(dir, 'b'), '--set', 'emaDecay=3']);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toMatch(/emaDecay.*3/);
+    const config = join(dir, 'bad.json');
+    writeFileSync(config, JSON.stringify({ recipe: 'lcm', stepz: 3 }));
+    const badConfig = fewstep(['distill', '--config', config, '--out', join(dir, 'c')]);
+    expect(badConfig.code).toBe(2);
+    expect(badConfig.stderr).toMatch(/stepz/);
+  }, 120_000);
+});
