@@ -7,9 +7,10 @@ import { avdm2 } from './recipes/avdm2.recipe.js';
 import { dmd2 } from './recipes/dmd2.recipe.js';
 import { accVideoAdm } from './recipes/hybrid-accvideo-adm.recipe.js';
 import { lcm } from './recipes/lcm.recipe.js';
+import { mcm } from './recipes/mcm.recipe.js';
 import { osv, osvStage1, osvStage2 } from './recipes/osv.recipe.js';
 
-export const BUILTIN_RECIPES: readonly AnyRecipe[] = [avdm2, accVideo, osvStage1, osvStage2, osv, dmd2, lcm, accVideoAdm];
+export const BUILTIN_RECIPES: readonly AnyRecipe[] = [avdm2, accVideo, osvStage1, osvStage2, osv, mcm, dmd2, lcm, accVideoAdm];
 
 /** A built-in recipe by name (`lcm` or `recipe:lcm`). */
 export function builtinRecipe(name: string): AnyRecipe | undefined {

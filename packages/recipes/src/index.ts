@@ -124,3 +124,25 @@ export {
 } from './recipes/accvideo.recipe.js';
 export { LatentQueues, latentQueuesRole, type LatentQueuesOptions } from './recipes/latent-queues.js';
 export { accVideoAdm, accVideoAdmOptions, type AccVideoAdmOptions } from './recipes/hybrid-accvideo-adm.recipe.js';
+export {
+  mcm,
+  createMcmRecipe,
+  mcmOptions,
+  MCM_TRAJECTORY_MIXING,
+  defaultMcmFeatureSource,
+  mcmGeneratorLoss,
+  type CreateMcmOptions,
+  type McmOptions,
+  type McmTrajectoryMixing,
+  type McmFeatureSourceFactory,
+} from './recipes/mcm.recipe.js';
+export {
+  MCM_FEATURE_SOURCES,
+  MCM_DINOV2_PRESETS,
+  randomDinov2Critic,
+  dinov2FeatureSource,
+  teacherFeatureSource,
+  type McmFeatureSource,
+  type McmFeatureSourceKind,
+  type McmDinov2Preset,
+} from './recipes/mcm-discriminator.js';

@@ -210,7 +210,7 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
     teacher.backbone.net.dispose();
   }, 30_000);
 
-  it('a short run of the fake-score phase lowers its denoising loss on a fixed evaluation draw; all phases stay finite on a VP teacher', async () => {
+  it('a short run of the fake-score phase lowers its denoising loss on a fixed evaluation draw; all phases stay finite on a VP teacher (k = 2) and nothing leaks', async () => {
     const teacher = liveTeacher();
     const inst = instantiateRecipe(adm, { teacher, preset: 'tiny', options: { lrFake: 1e-2 }, sampleShape: shape, batchSize: 8, seed: 1 });
     // The generator is not trained here, so the same streams give the same (x0, eps, t) draw.
@@ -230,6 +230,7 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
     teacher.backbone.net.dispose();
 
     const vp = liveTeacher({ schedule: 'vp' });
+    const start = tf.memory().numTensors;
     const vInst = instantiateRecipe(adm, { teacher: vp, preset: 'tiny', options: { steps: 2 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     const vLosses = await stepLosses({ seed: 3, steps: 2, roles: vInst.networks, phases: vInst.phases, resume: 'never' });
     expect(vLosses).toHaveLength(2);
@@ -238,6 +239,7 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
       for (const v of Object.values(l)) expect(Number.isFinite(v)).toBe(true);
     }
     vInst.dispose();
+    expect(tf.memory().numTensors).toBe(start); // the generator-to-discriminator hand-off is freed
     vp.backbone.net.dispose();
   }, 30_000);
 });

@@ -194,7 +194,15 @@ export function adpRecipe(factory: AdpRecipeOptions = {}): DistillRecipe<AdpOpti
     schema: adpOptions,
     presets: {
       paper: {},
-      tiny: { lrGenerator: 2e-4, lrDiscriminator: 2e-4, discriminatorTaps: 2, headChannels: [32] },
+      // 2 CPU cores: two teacher taps, two critic layers of a 2-block critic, narrow heads (the
+      // heads' backward passes dominate a step on the cpu backend).
+      tiny: {
+        lrGenerator: 2e-4,
+        lrDiscriminator: 2e-4,
+        discriminatorTaps: 2,
+        headChannels: [32],
+        pixelCritic: { hiddenSize: 32, numLayers: 2, numHeads: 2, patchSize: 2, layers: [1, 2], seed: 0 },
+      },
     },
     data: 'ode-pairs',
     roles: {

@@ -137,7 +137,7 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
   const mixture = gmmVideo(spec);
   const common = { out, evalSamples: o.evalSamples ?? 512, batchSize: o.batchSize ?? 16, scale: o.scale ?? 1, spec, log };
   // 1. One teacher network fitted to the exact denoiser (cached in <out>/teacher).
-  const t = await resolveTeacher({ recipe: 'lcm', teacher: `analytic:${spec}`, out, steps: 1, teacherFit: { steps: Math.max(10, Math.round((o.teacherFitSteps ?? 1500) * (o.scale ?? 1))) }, progress: log, quietBar: false }, log);
+  const t = await resolveTeacher({ recipe: 'lcm', teacher: `analytic:${spec}`, out, steps: 1, teacherFit: { steps: Math.max(10, Math.round((o.teacherFitSteps ?? 3000) * (o.scale ?? 1))) }, progress: log, quietBar: false }, log);
   const teacherDir = join(out, 'teacher');
   const teacher = await scoreTeacher(t.teacher, mixture, [1, 2, 4, 25, 50], common.evalSamples);
   t.dispose();
