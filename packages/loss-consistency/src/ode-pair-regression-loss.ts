@@ -15,7 +15,7 @@ import { appendDims, defineLoss } from '@fewstep/core';
 import { checkSame } from './trajectory-loss.js';
 
 /** Options of {@link odePairRegressionLoss} (none). */
-export type OdePairRegressionOptions = Record<string, never>;
+export type OdePairRegressionOptions = Record<never, never>;
 
 /** Inputs of {@link odePairRegressionLoss}. */
 export interface OdePairRegressionInputs {

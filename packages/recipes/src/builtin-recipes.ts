@@ -3,6 +3,9 @@
  */
 import type { AnyRecipe } from './runtime/define-recipe.js';
 import { accVideo } from './recipes/accvideo.recipe.js';
+import { adm } from './recipes/adm.recipe.js';
+import { adp } from './recipes/adp.recipe.js';
+import { dmdx } from './recipes/dmdx.recipe.js';
 import { avdm2 } from './recipes/avdm2.recipe.js';
 import { dmd2 } from './recipes/dmd2.recipe.js';
 import { accVideoAdm } from './recipes/hybrid-accvideo-adm.recipe.js';
@@ -10,7 +13,7 @@ import { lcm } from './recipes/lcm.recipe.js';
 import { mcm } from './recipes/mcm.recipe.js';
 import { osv, osvStage1, osvStage2 } from './recipes/osv.recipe.js';
 
-export const BUILTIN_RECIPES: readonly AnyRecipe[] = [avdm2, accVideo, osvStage1, osvStage2, osv, mcm, dmd2, lcm, accVideoAdm];
+export const BUILTIN_RECIPES: readonly AnyRecipe[] = [avdm2, accVideo, adp, adm, dmdx, osvStage1, osvStage2, osv, mcm, dmd2, lcm, accVideoAdm];
 
 /** A built-in recipe by name (`lcm` or `recipe:lcm`). */
 export function builtinRecipe(name: string): AnyRecipe | undefined {

@@ -146,3 +146,14 @@ export {
   type McmFeatureSourceKind,
   type McmDinov2Preset,
 } from './recipes/mcm-discriminator.js';
+export { adp, adpRecipe, adpOptions, adpGeneratorTimesteps, adpStudentInput, type AdpOptions, type AdpRecipeOptions } from './recipes/adp.recipe.js';
+export { adm, admRecipe, admOptions, guidanceRangeSchema, zeroedConditioning, type AdmOptions, type AdmRecipeOptions } from './recipes/adm.recipe.js';
+export { dmdx, dmdxRecipe, type DmdxRecipeOptions } from './recipes/dmdx.recipe.js';
+export {
+  latentDiscriminator,
+  pixelDiscriminator,
+  randomDinov2PixelFeatures,
+  type PixelFeatureSource,
+  type PixelFeatureFactory,
+  type PixelCriticConfig,
+} from './recipes/adm-discriminator.js';

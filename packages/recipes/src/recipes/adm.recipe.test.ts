@@ -1,16 +1,21 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, StepRandom, applyGuidance, flowMatchingSchedule, startRun, type Network, type TrainingConfig, type TrainingContext } from '@fewstep/core';
 import { VideoDiT, perturbZeroInitialised } from '@fewstep/backbones';
 import { admBackwardStep, pfOdeStep, type AdmInputs } from '@fewstep/loss-adversarial';
 import { fakeScoreDenoisingLoss, type FakeScoreDenoisingInputs } from '@fewstep/loss-sdm';
 import { TINY_BATCH, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import type { BackboneLike, Conditioning, DiffusionModel } from '../runtime/diffusion-model.js';
-import { instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
+import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
 import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
 import { adm, zeroedConditioning, type AdmDiscriminatorApi, type AdmOptions } from './adm.recipe.js';
 
 const shape = tinyMixture().shape;
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
 const ADM = { deltaTFraction: 1 / 64 };
 
 /** The tiny teacher with its zero-initialised layers (adaLN-Zero, output projection) perturbed, so that it is not the identity / zero map. */
@@ -241,5 +246,25 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
     vInst.dispose();
     expect(tf.memory().numTensors).toBe(start); // the generator-to-discriminator hand-off is freed
     vp.backbone.net.dispose();
+  }, 30_000);
+
+  it('resumes bit-exactly after an interruption (the generator-to-discriminator hand-off is per step)', async () => {
+    const teacher = liveTeacher();
+    const base = { recipe: adm, teacher, preset: 'tiny', options: { steps: 2 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 5, checkpoint: { every: 2 } } as const;
+    const tmp = (): string => {
+      const d = mkdtempSync(join(tmpdir(), 'fewstep-adm-'));
+      dirs.push(d);
+      return d;
+    };
+    const straight = await distill({ ...base, steps: 4, outDir: tmp() });
+    const out = tmp();
+    (await distill({ ...base, steps: 2, outDir: out })).student.dispose();
+    const resumed = await distill({ ...base, steps: 4, outDir: out });
+    expect(resumed.summaries[0]!.resumedFrom).not.toBeNull();
+    for (const [n, v] of straight.student.variables()) expect(Array.from(resumed.student.variable(n).dataSync())).toEqual(Array.from(v.dataSync()));
+    expect([...straight.student.variables()].some(([n, v]) => maxAbsDiff(v, teacher.backbone.net.variable(n)) > 0)).toBe(true);
+    straight.student.dispose();
+    resumed.student.dispose();
+    teacher.backbone.net.dispose();
   }, 30_000);
 });
