@@ -26,7 +26,7 @@ describe('fewstep distill', () => {
     const config = join(dir, 'distill.yaml');
     writeFileSync(config, ['recipe: lcm', `teacher: "analytic:${SPEC}"`, 'preset: tiny', 'batch: 4', 'teacherFit:', '  steps: 4', 'evalSamples: 32', 'options:', '  steps: 2', ''].join('\n'));
     const out = join(dir, 'run');
-    const r = fewstep(['distill', '--config', config, '--steps', '3', '--out', out, '--checkpoint-every', '1', '--json']);
+    const r = fewstep(['distill', '--config', config, '--steps', '3', '--out', out, '--checkpoint-every', '1', '--watchdog', 'warn', '--json']);
     expect(r.stderr).not.toMatch(/Error:/);
     expect(r.code).toBe(0);
     expect(r.stdout.trim().split('\n')).toHaveLength(1);

@@ -81,8 +81,9 @@ export function distillCommand(): Command {
     .option('--checkpoint-every <n>', 'steps between checkpoints', intOption('--checkpoint-every', 1))
     .option('--resume', 'continue the run in --out from its newest valid checkpoint')
     .option('--data <spec>', "real data for a model-directory teacher: 'gmm-video:...'")
+    .option('--watchdog <action>', "collapse watchdog on the student's samples at every checkpoint: warn | stop | rollback")
     .option('--json', 'print one JSON object { recipe, steps, seconds, studentSteps, metrics? }')
-    .action(async (opts: { recipe?: string; teacher?: string; config?: string; preset?: string; set: Record<string, unknown>; steps?: number; batch?: number; seed?: number; out: string; checkpointEvery?: number; resume?: boolean; data?: string; json?: boolean }) => {
+    .action(async (opts: { recipe?: string; teacher?: string; config?: string; preset?: string; set: Record<string, unknown>; steps?: number; batch?: number; seed?: number; out: string; checkpointEvery?: number; resume?: boolean; data?: string; json?: boolean; watchdog?: string }) => {
       const out = makeOutput(Boolean(opts.json));
       const core = await import('@fewstep/core');
       const cfg: DistillConfig = opts.config ? await readConfigFile(opts.config, distillConfigSchema) : {};
@@ -92,6 +93,7 @@ export function distillCommand(): Command {
       if (!recipe) throw new core.ConfigError('--recipe', recipe, 'a recipe name', 'pass --recipe NAME or "recipe" in --config');
       if (!teacher) throw new core.ConfigError('--teacher', teacher, "a model directory or 'analytic:gmm-video:...'", 'pass --teacher or "teacher" in --config');
       if (steps === undefined) throw new core.ConfigError('--steps', steps, 'an integer >= 1', 'pass --steps N or "steps" in --config');
+      if (opts.watchdog !== undefined && !['warn', 'stop', 'rollback'].includes(opts.watchdog)) throw new core.ConfigError('--watchdog', opts.watchdog, "'warn', 'stop' or 'rollback'");
       const engine = await core.initEngine({ report: !opts.json });
       const { runDistill } = await import('../distill/run-distill.js');
       const preset = opts.preset ?? cfg.preset;
@@ -116,6 +118,7 @@ export function distillCommand(): Command {
         ...(cfg.evalSteps ? { evalSteps: cfg.evalSteps } : {}),
         ...(cfg.evalSamples ? { evalSamples: cfg.evalSamples } : {}),
         progress: (l) => out.progress(l),
+        ...(opts.watchdog ? { watchdog: opts.watchdog as 'warn' | 'stop' | 'rollback' } : {}),
       });
       if (result.metrics) {
         out.text('student steps  NFE  coverage  precision     TV  spread  energy distance  ms/sample');

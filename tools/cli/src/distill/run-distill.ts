@@ -81,6 +81,8 @@ export interface RunDistillOptions {
   progress?: (line: string) => void;
   plugins?: TrainingPlugin[];
   quietBar?: boolean;
+  /** Collapse watchdog on the student's samples every checkpoint interval: warn, stop, or roll back and resume once from the last good checkpoint. */
+  watchdog?: 'warn' | 'stop' | 'rollback';
   onRun?: (run: TrainingRun) => void;
 }
 
@@ -233,7 +235,25 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, batchSize, log);
   try {
     log(`distill: ${recipe.name} for ${o.steps} steps (batch ${batchSize}${o.preset ? `, preset ${o.preset}` : ''})`);
-    const result = await distill({
+    const lastStage = stagesOf(recipe)[stagesOf(recipe).length - 1]!;
+    const every = o.checkpointEvery ?? Math.max(1, Math.ceil(o.steps / 4));
+    const watchdog = o.watchdog
+      ? recipesApi.collapseWatchdog({
+          every,
+          action: o.watchdog,
+          sample: (networks) => {
+            const spec = lastStage.student(stageOptions[stageOptions.length - 1] as never);
+            const net = networks[lastStage.studentRole]!;
+            const model: DiffusionModel = { backbone: t.teacher.backbone.withNetwork(net), schedule: t.teacher.schedule, predictionType: t.teacher.predictionType };
+            const noise = randomNormal([16, ...sampleShape], seededRng(4242));
+            const r = studentSampler(spec, model.schedule).sample(modelDenoiser(model), noise, { rng: 4243 });
+            noise.dispose();
+            return r.sample;
+          },
+        })
+      : undefined;
+    const attempt = (resume: import('@fewstep/core').ResumeMode) =>
+      distill({
       recipe,
       teacher: t.teacher,
       ...(o.preset === undefined ? {} : { preset: o.preset }),
@@ -244,11 +264,19 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       steps: o.steps,
       seed: o.seed ?? 0,
       outDir: out,
-      checkpoint: { every: o.checkpointEvery ?? Math.max(1, Math.ceil(o.steps / 4)), keepLast: 2 },
-      resume: o.resume ? 'auto' : 'never',
-      plugins: [jsonlMetrics({ path: join(out, 'metrics.jsonl') }), ...(o.quietBar ? [] : [progressBar()]), ...(o.plugins ?? [])],
-      ...(o.onRun ? { onRun: (run) => o.onRun!(run) } : {}),
-    });
+        checkpoint: { every, keepLast: 2 },
+        resume,
+        plugins: [jsonlMetrics({ path: join(out, 'metrics.jsonl') }), ...(o.quietBar ? [] : [progressBar()]), ...(watchdog ? [watchdog] : []), ...(o.plugins ?? [])],
+        ...(o.onRun ? { onRun: (run) => o.onRun!(run) } : {}),
+      });
+    let result: Awaited<ReturnType<typeof distill>>;
+    try {
+      result = await attempt(o.resume ? 'auto' : 'never');
+    } catch (e) {
+      if (!(e instanceof recipesApi.CollapseError) || o.watchdog !== 'rollback') throw e;
+      log(`distill: ${e.message}; resuming from ${e.rollbackTo ?? '(no healthy checkpoint)'}`);
+      result = await attempt(await recipesApi.resumeFromRollback(e));
+    }
     const studentDir = join(out, 'student');
     await saveModelDirectory(
       studentDir,

@@ -123,6 +123,9 @@ async function runOne(run: SweepRun, o: Required<Pick<SweepOptions, 'out' | 'eva
     ...(run.seconds === undefined ? {} : { onRun: (h) => (timer = setTimeout(() => void h.stop('equal training time'), run.seconds! * 1000)) }),
   });
   if (timer) clearTimeout(timer);
+  for (const m of r.metrics ?? []) {
+    o.log(`  ${run.label} @ ${m.steps} steps: coverage ${fmt(m.modeCoverage)} precision ${fmt(m.precision)} TV ${fmt(m.totalVariation)} spread ${fmt(m.spreadRatio)} ED ${fmt(m.energyDistance)} (${r.seconds.toFixed(0)} s)`);
+  }
   return (r.metrics ?? []).map((m) => ({ label: run.label, recipe: r.recipe, trainSteps: steps, trainSeconds: r.seconds, ...m }));
 }
 
