@@ -75,6 +75,8 @@ export interface RunDistillOptions {
   dataset?: { n?: number; solverSteps?: number };
   /** Real data for a model-directory teacher (`gmm-video:...`). */
   data?: string;
+  /** Where teacher-made datasets are cached (share it between runs of one teacher). @default `<out>/data` */
+  dataDir?: string;
   /** Step counts to evaluate at (analytic teachers). @default [1, 2, 4] and the trained count */
   evalSteps?: number[];
   evalSamples?: number;
@@ -90,6 +92,10 @@ export interface RunDistillResult {
   recipe: string;
   steps: number;
   seconds: number;
+  /** Seconds inside the training runs (what "equal training time" compares). */
+  trainSeconds: number;
+  /** Steps completed (less than `steps` when a run was stopped early). */
+  completedSteps: number;
   studentSteps: number;
   student: string;
   teacher: string;
@@ -167,7 +173,7 @@ async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string
   const kinds = new Set(stagesOf(recipe).map((s) => s.data));
   const data: Partial<Record<RecipeDataKind, DataSource>> = {};
   const owned: tf.Tensor[] = [];
-  const dir = join(resolve(o.out), 'data');
+  const dir = o.dataDir ?? join(resolve(o.out), 'data');
   await mkdir(dir, { recursive: true });
   const n = o.dataset?.n ?? 1024;
   const solverSteps = o.dataset?.solverSteps ?? 50;
@@ -266,7 +272,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       outDir: out,
         checkpoint: { every, keepLast: 2 },
         resume,
-        plugins: [jsonlMetrics({ path: join(out, 'metrics.jsonl') }), ...(o.quietBar ? [] : [progressBar()]), ...(watchdog ? [watchdog] : []), ...(o.plugins ?? [])],
+        plugins: [jsonlMetrics() /* <out>/metrics.jsonl; staged recipes: <out>/stage-<i>-<name>/metrics.jsonl */, ...(o.quietBar ? [] : [progressBar()]), ...(watchdog ? [watchdog] : []), ...(o.plugins ?? [])],
         ...(o.onRun ? { onRun: (run) => o.onRun!(run) } : {}),
       });
     let result: Awaited<ReturnType<typeof distill>>;
@@ -290,7 +296,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       metrics = await evaluateStudent(studentModel, result.spec, t.mixture, stepsList, o.evalSamples ?? 512);
     }
     result.student.dispose();
-    return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
+    return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, trainSeconds: result.summaries.reduce((a, x) => a + x.seconds, 0), completedSteps: result.summaries.reduce((a, x) => a + x.step, 0), studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
   } finally {
     d.dispose();
     t.dispose();

@@ -24,22 +24,24 @@ export interface SweepRun {
   options?: Record<string, unknown>;
   /** Stop after this many seconds (equal-training-time ablations); `steps` is then an upper bound. */
   seconds?: number;
+  /** Reuse the run directory of a main-table run (same recipe, options and steps): evaluated, not retrained. */
+  sameAs?: string;
 }
 
 /** The main table: every recipe with its tiny preset. */
 export const MAIN_RUNS: readonly SweepRun[] = [
-  { label: 'avdm2', recipe: 'avdm2', steps: 400 },
-  { label: 'accvideo', recipe: 'accvideo', steps: 800 },
-  { label: 'adp', recipe: 'adp', steps: 600 },
-  { label: 'adm', recipe: 'adm', steps: 400 },
-  { label: 'dmdx', recipe: 'dmdx', steps: 600 },
-  { label: 'osv-stage1', recipe: 'osv-stage1', steps: 400 },
-  { label: 'osv-stage2', recipe: 'osv-stage2', steps: 400 },
-  { label: 'osv', recipe: 'osv', steps: 500 },
-  { label: 'mcm', recipe: 'mcm', steps: 500 },
-  { label: 'dmd2', recipe: 'dmd2', steps: 400 },
-  { label: 'lcm', recipe: 'lcm', steps: 800 },
-  { label: 'accvideo-adm (hybrid)', recipe: 'accvideo-adm', steps: 600 },
+  { label: 'avdm2', recipe: 'avdm2', steps: 350 },
+  { label: 'accvideo', recipe: 'accvideo', steps: 500 },
+  { label: 'adp', recipe: 'adp', steps: 400 },
+  { label: 'adm', recipe: 'adm', steps: 350 },
+  { label: 'dmdx', recipe: 'dmdx', steps: 400 },
+  { label: 'osv-stage1', recipe: 'osv-stage1', steps: 300 },
+  { label: 'osv-stage2', recipe: 'osv-stage2', steps: 350 },
+  { label: 'osv', recipe: 'osv', steps: 400 },
+  { label: 'mcm', recipe: 'mcm', steps: 300 },
+  { label: 'dmd2', recipe: 'dmd2', steps: 350 },
+  { label: 'lcm', recipe: 'lcm', steps: 500 },
+  { label: 'accvideo-adm (hybrid)', recipe: 'accvideo-adm', steps: 350 },
 ];
 
 export interface SweepRow extends StudentMetrics {
@@ -102,13 +104,14 @@ export interface AblationResult {
 
 async function runOne(run: SweepRun, o: Required<Pick<SweepOptions, 'out' | 'evalSamples' | 'batchSize' | 'scale'>> & { teacherDir: string; spec: string; log: (l: string) => void }, evalSteps: number[]): Promise<SweepRow[]> {
   const steps = Math.max(2, Math.round(run.steps * o.scale));
-  const dir = join(o.out, 'runs', run.label.replace(/[^a-z0-9-]+/gi, '_'));
+  const dir = join(o.out, 'runs', (run.sameAs ?? run.label).replace(/[^a-z0-9-]+/gi, '_'));
   o.log(`sweep: ${run.label}: ${run.recipe} ${JSON.stringify(run.options ?? {})}, ${steps} steps`);
   let timer: NodeJS.Timeout | undefined;
   const r = await runDistill({
     recipe: run.recipe,
     teacher: o.teacherDir,
     data: o.spec,
+    dataDir: join(o.out, 'data'),
     out: dir,
     steps,
     preset: 'tiny',
@@ -124,9 +127,9 @@ async function runOne(run: SweepRun, o: Required<Pick<SweepOptions, 'out' | 'eva
   });
   if (timer) clearTimeout(timer);
   for (const m of r.metrics ?? []) {
-    o.log(`  ${run.label} @ ${m.steps} steps: coverage ${fmt(m.modeCoverage)} precision ${fmt(m.precision)} TV ${fmt(m.totalVariation)} spread ${fmt(m.spreadRatio)} ED ${fmt(m.energyDistance)} (${r.seconds.toFixed(0)} s)`);
+    o.log(`  ${run.label} @ ${m.steps} steps: coverage ${fmt(m.modeCoverage)} precision ${fmt(m.precision)} TV ${fmt(m.totalVariation)} spread ${fmt(m.spreadRatio)} ED ${fmt(m.energyDistance)} (${r.trainSeconds.toFixed(0)} s training)`);
   }
-  return (r.metrics ?? []).map((m) => ({ label: run.label, recipe: r.recipe, trainSteps: steps, trainSeconds: r.seconds, ...m }));
+  return (r.metrics ?? []).map((m) => ({ label: run.label, recipe: r.recipe, trainSteps: r.completedSteps, trainSeconds: r.trainSeconds, ...m }));
 }
 
 /** Runs the whole sweep and returns the tables (see {@link formatResultsMarkdown}). */
@@ -158,13 +161,14 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
     for (const r of runs) rs.push(...(await runOne(r, ctx, evalSteps)));
     ablations.push({ title, claim, rows: rs, ...judge(rs) });
   };
+  const stepsOf = (label: string) => MAIN_RUNS.find((r) => r.label === label)!.steps;
   const at = (rs: SweepRow[], label: string, steps: number) => rs.find((r) => r.label === label && r.steps === steps)!;
   await ab(
     'ADM vs DMD diversity at 1 step (ADM Table 6)',
     'ADM keeps more diversity than DMD (reverse KL is mode-seeking).',
     [
-      { label: 'adm 1-step', recipe: 'adm', steps: 400, options: { steps: 1 } },
-      { label: 'dmd 1-step', recipe: 'dmd2', steps: 400, options: { steps: 1, lambdaGan: 0 } },
+      { label: 'adm 1-step', recipe: 'adm', steps: 250, options: { steps: 1 } },
+      { label: 'dmd 1-step', recipe: 'dmd2', steps: 250, options: { steps: 1, lambdaGan: 0 } },
     ],
     [1],
     (rs) => {
@@ -177,7 +181,7 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
   await ab(
     'MCM lambda_real in {0, 0.5, 1} (MCM Table 6)',
     'lambda_real = 0.5 beats 0 and 1; 0 alone can collapse.',
-    [0, 0.5, 1].map((l) => ({ label: `mcm lambdaReal=${l}`, recipe: 'mcm', steps: 500, options: { lambdaReal: l } })),
+    [0, 0.5, 1].map((l) => ({ label: `mcm lambdaReal=${l}`, recipe: 'mcm', steps: stepsOf('mcm'), options: { lambdaReal: l }, ...(l === 0.5 ? { sameAs: 'mcm' } : {}) })),
     [4],
     (rs) => {
       const e = [0, 0.5, 1].map((l) => at(rs, `mcm lambdaReal=${l}`, 4).energyDistance);
@@ -186,12 +190,12 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
   );
   const m5 = await (async () => {
     if (!wanted('osv-stage2 m=5')) return undefined;
-    const rs = await runOne({ label: 'osv-stage2 m=5', recipe: 'osv-stage2', steps: 300, options: { m: 5 } }, ctx, [1]);
+    const rs = await runOne({ label: 'osv-stage2 m=5', recipe: 'osv-stage2', steps: 250, options: { m: 5 } }, ctx, [1]);
     return rs;
   })();
   if (m5 && m5[0]) {
     const seconds = m5[0].trainSeconds;
-    const r1 = await runOne({ label: 'osv-stage2 m=1 (equal time)', recipe: 'osv-stage2', steps: 3000, options: { m: 1 }, seconds: Math.max(5, seconds * 0.8) }, ctx, [1]);
+    const r1 = await runOne({ label: 'osv-stage2 m=1 (equal time)', recipe: 'osv-stage2', steps: 3000, options: { m: 1 }, seconds: Math.max(5, seconds) }, ctx, [1]);
     const rs = [...m5, ...r1];
     const a = rs[0]!;
     const b = rs[1]!;
@@ -207,8 +211,8 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
     'AccVideo key vs uniform timesteps (AccVideo Table 4)',
     'The key timesteps beat uniform ones.',
     [
-      { label: 'accvideo key', recipe: 'accvideo', steps: 800, options: { timesteps: 'key' } },
-      { label: 'accvideo uniform', recipe: 'accvideo', steps: 800, options: { timesteps: 'uniform' } },
+      { label: 'accvideo key', recipe: 'accvideo', steps: stepsOf('accvideo'), options: { timesteps: 'key' }, sameAs: 'accvideo' },
+      { label: 'accvideo uniform', recipe: 'accvideo', steps: stepsOf('accvideo'), options: { timesteps: 'uniform' } },
     ],
     [5],
     (rs) => {
@@ -221,8 +225,8 @@ export async function runRecipesSweep(o: SweepOptions): Promise<SweepResult> {
     'AVDM2 frame SDM + GAN vs GAN alone (AVDM2 Fig. 4)',
     'Adding 2D frame SDM to the video GAN improves the student (GAN alone is temporally inconsistent).',
     [
-      { label: 'avdm2 sdm+gan', recipe: 'avdm2', steps: 400 },
-      { label: 'avdm2 gan alone', recipe: 'avdm2', steps: 400, options: { frameSdm: false } },
+      { label: 'avdm2 sdm+gan', recipe: 'avdm2', steps: stepsOf('avdm2'), sameAs: 'avdm2' },
+      { label: 'avdm2 gan alone', recipe: 'avdm2', steps: stepsOf('avdm2'), options: { frameSdm: false } },
     ],
     [4],
     (rs) => {
