@@ -73,29 +73,30 @@ describe('fewstep CLI', () => {
     expect(bad.stderr).toMatch(/Invalid value for 'FEWSTEP_WASM_THREADS': "0"\. Allowed: an integer from 1 to 8\./);
   });
 
-  it('demo runs the pipeline end to end and writes a self-contained report', () => {
+  it('demo distills the shipped teacher end to end and writes a self-contained report', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fewstep-demo-'));
     try {
-      const r = fewstep(['demo', '--quick', '--teacher-steps', '2', '--samples', '8', '--out', dir, '--json']);
+      const r = fewstep(['demo', '--quick', '--steps', '3', '--samples', '128', '--out', dir, '--json']);
       expect(r.code).toBe(0);
       const out = JSON.parse(r.stdout);
       expect(out.report).toBe(join(dir, 'report.html'));
-      expect(out.rows.map((x: { model: string; solver: string }) => `${x.model} / ${x.solver}`)).toEqual([
-        'exact teacher / DDIM 50',
-        'exact teacher / DDIM 25',
-        'exact teacher / DDIM 4',
-        'exact teacher / DDIM 1',
-        'learned teacher (tiny video UNet) / DDIM 25',
-        'learned teacher (tiny video UNet) / DDIM 4',
+      expect(out.rows.map((x: { model: string; sampler: string; nfe: number }) => `${x.model} / ${x.sampler} / ${x.nfe}`)).toEqual([
+        'teacher (video DiT) / DDIM 25 / 25',
+        'teacher (video DiT) / DDIM 4 / 4',
+        'teacher (video DiT) / DDIM 1 / 1',
+        'student (accvideo) / 4 steps / 4',
+        'student (accvideo) / 1 step / 1',
       ]);
-      // The exact teacher at 50 steps lands in the modes; its one-step DDIM collapses to the mean.
-      expect(out.rows[0].precision).toBeGreaterThanOrEqual(0.9);
-      expect(out.rows[3].precision).toBeLessThan(0.5);
+      // The shipped teacher covers every mode at 25 steps; one DDIM step collapses to the mean.
+      expect(out.rows[0].modeCoverage).toBeGreaterThanOrEqual(0.9);
+      expect(out.rows[2].modeCoverage).toBeLessThan(0.3);
+      expect(out.speedup).toBeGreaterThan(1);
       const html = readFileSync(join(dir, 'report.html'), 'utf8');
       expect(html).toContain('<table>');
       expect(html.match(/data:image\/png;base64,/g)?.length).toBe(5);
       expect(html).toContain('<polyline');
-      expect(r.stderr).toMatch(/demo: train teacher 2\/2/);
+      expect(html).toMatch(/Speedup: [0-9.]+x/);
+      expect(readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

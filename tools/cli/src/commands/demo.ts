@@ -1,18 +1,23 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
 import { intOption } from '../options.js';
 import { makeOutput } from '../output.js';
 
+/** The teacher shipped with fewstep (see tools/cli/assets/demo-teacher.yaml for how it was made). */
+export const DEMO_TEACHER_DIR = resolve(dirname(fileURLToPath(import.meta.url)), '../../assets/demo-teacher');
+export const DEMO_SPEC = 'gmm-video:modes=16,frames=4,size=4,channels=3,std=0.25,seed=7';
+
 /** What `fewstep demo` runs by default and with `--quick`. */
 export const DEMO_SETTINGS = {
-  full: { spec: 'gmm-video:modes=16,frames=8,size=8,channels=3,std=0.05,seed=7', teacherSteps: 150, batch: 16, n: 256, learnedN: 128 },
-  quick: { spec: 'gmm-video:modes=16,frames=4,size=8,channels=3,std=0.05,seed=7', teacherSteps: 40, batch: 16, n: 128, learnedN: 64 },
+  full: { recipe: 'accvideo', steps: 500, n: 512, trajectories: 1024 },
+  quick: { recipe: 'accvideo', steps: 120, n: 256, trajectories: 256 },
 } as const;
 
 interface Row {
   model: string;
-  solver: string;
+  sampler: string;
   nfe: number;
   msPerSample: number;
   modeCoverage: number;
@@ -23,121 +28,136 @@ interface Row {
 }
 
 /**
- * `fewstep demo`: the whole pipeline that exists today on the built-in default — data from the
- * ground-truth video mixture, a tiny video UNet teacher trained on the spot on wasm, the exact
- * and the learned teacher sampled at 50 / 25 / 4 / 1 steps and scored against the truth, and a
- * self-contained report.html (metrics table, loss curve, sample strips).
+ * `fewstep demo`: the whole pipeline on the built-in default: the ground-truth video mixture, the
+ * shipped teacher network (fitted to it; `--fit-teacher` refits it on the spot), distillation with
+ * a default recipe, teacher at 25 / 4 / 1 DDIM steps vs the student at 4 and 1 steps scored
+ * against the exact distribution, and report.html (metrics, speedup, loss curves, sample strips).
  */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('run the built-in pipeline end to end and write report.html (about 4 minutes on 2 cores; --quick: about 1.5)')
+    .description('distill the shipped teacher with a default recipe and write report.html (about 5 minutes on 2 cores; --quick: about 2)')
     .option('--out <dir>', 'output directory', 'fewstep-demo')
     .option('--quick', 'a smaller, faster run')
+    .option('--recipe <name>', 'the recipe to distill with (default: accvideo)')
+    .option('--fit-teacher', 'fit the teacher to the exact denoiser on the spot instead of loading the shipped one (about 7 more minutes)')
     .option('--json', 'print one JSON object (the metrics table and paths)')
-    .addOption(new Option('--teacher-steps <n>', 'override the teacher training steps').argParser(intOption('--teacher-steps', 1)).hideHelp())
+    .addOption(new Option('--steps <n>', 'override the distillation steps').argParser(intOption('--steps', 1)).hideHelp())
     .addOption(new Option('--samples <n>', 'override the samples per evaluation').argParser(intOption('--samples', 2)).hideHelp())
-    .action(async (opts: { out: string; quick?: boolean; json?: boolean; teacherSteps?: number; samples?: number }) => {
+    .action(async (opts: { out: string; quick?: boolean; recipe?: string; fitTeacher?: boolean; json?: boolean; steps?: number; samples?: number }) => {
       const out = makeOutput(Boolean(opts.json));
       const started = performance.now();
       const core = await import('@fewstep/core');
       const evalPkg = await import('@fewstep/eval');
-      const { fitVideoUNetTeacher, unetDenoiser } = await import('../demo/learned-teacher.js');
+      const recipes = await import('@fewstep/recipes');
+      const tf = await import('@tensorflow/tfjs-core');
+      const { runDistill, resolveTeacher } = await import('../distill/run-distill.js');
       const base = opts.quick ? DEMO_SETTINGS.quick : DEMO_SETTINGS.full;
-      const settings = {
-        ...base,
-        teacherSteps: opts.teacherSteps ?? base.teacherSteps,
-        n: opts.samples ?? base.n,
-        learnedN: opts.samples ?? base.learnedN,
-      };
+      const settings = { ...base, recipe: opts.recipe ?? base.recipe, steps: opts.steps ?? base.steps, n: opts.samples ?? base.n };
       const dir = resolve(opts.out);
       mkdirSync(dir, { recursive: true });
       const engine = await core.initEngine({ report: true });
-
-      // 1. Data: the ground-truth mixture of moving-pattern videos (exact samples, exact scores).
-      const gmm = core.gmmVideo(settings.spec);
-      const schedule = core.vpDiscreteSchedule({ betaSchedule: 'scaled_linear' });
+      const gmm = core.gmmVideo(DEMO_SPEC);
       out.progress(`demo: data ${gmm.toString()} (${gmm.K} modes, videos [${gmm.shape.join(', ')}])`);
 
-      // 2. Teacher trained on the spot: a tiny video UNet, denoising score matching.
-      const rng = core.seededRng(2026);
-      const fit = await fitVideoUNetTeacher({
-        mixture: gmm,
-        schedule,
-        steps: settings.teacherSteps,
-        batch: settings.batch,
-        lr: 2e-3,
-        rng,
-        seed: 11,
-        onStep: (step, loss, seconds) => {
-          if (step % 10 === 0 || step === settings.teacherSteps - 1) {
-            out.progress(`demo: train teacher ${step + 1}/${settings.teacherSteps}  loss ${loss.toFixed(4)}  ${seconds.toFixed(2)} s/step`);
-          }
-        },
-      });
-
-      // 3. Sample and score: exact teacher (the upper bound) and the learned teacher.
+      // 1. The teacher: shipped (fitted to the exact denoiser), or fitted now.
+      const teacherSpec = opts.fitTeacher ? `analytic:${DEMO_SPEC}` : DEMO_TEACHER_DIR;
+      const t = await resolveTeacher({ recipe: settings.recipe, teacher: teacherSpec, data: DEMO_SPEC, out: dir, steps: 1, teacherFit: { steps: 3000 } }, (l) => out.progress(`demo: ${l}`));
+      const teacherDir = t.dir;
       const rows: Row[] = [];
       const strips: Array<{ label: string; pngBase64: string }> = [];
-      const refStrip = gmm.sample(8, core.seededRng(5));
-      strips.push({ label: 'exact samples (ground truth)', pngBase64: evalPkg.videoStripPng(await refStrip.x0.data() as Float32Array, refStrip.x0.shape).toString('base64') });
-      refStrip.x0.dispose();
-      const exact = core.mixtureDenoiser(gmm, schedule, 'sample');
-      const learned = unetDenoiser(fit.unet, schedule);
-      const runs: Array<{ model: string; denoiser: typeof exact | typeof learned; steps: number; n: number }> = [
-        ...[50, 25, 4, 1].map((steps) => ({ model: 'exact teacher', denoiser: exact, steps, n: settings.n })),
-        ...[25, 4].map((steps) => ({ model: 'learned teacher (tiny video UNet)', denoiser: learned, steps, n: settings.learnedN })),
-      ];
-      for (const r of runs) {
-        const sampler = core.ddimSampler({ steps: r.steps, spacing: 'trailing' });
-        const noise = core.randomNormal([r.n, ...gmm.shape], core.seededRng(99));
+      const strip = async (label: string, x: import('@tensorflow/tfjs-core').Tensor) => {
+        strips.push({ label, pngBase64: evalPkg.videoStripPng((await x.data()) as Float32Array, x.shape, { rows: 8, range: [-1.5, 1.5] }).toString('base64') });
+      };
+      const truth = gmm.sample(8, core.seededRng(5));
+      await strip('exact samples (ground truth)', truth.x0);
+      truth.x0.dispose();
+      const teacherDen = recipes.modelDenoiser(t.teacher);
+      for (const steps of [25, 4, 1]) {
+        const noise = core.randomNormal([settings.n, ...gmm.shape], core.seededRng(99));
         const t0 = performance.now();
-        const result = sampler.sample(r.denoiser, noise);
-        const values = (await result.sample.data()) as Float32Array;
-        const ms = (performance.now() - t0) / r.n;
-        const m = core.mixtureMetrics(gmm, result.sample);
-        rows.push({ model: r.model, solver: `DDIM ${r.steps}`, nfe: result.nfe, msPerSample: ms, ...pick(m) });
-        if (r.steps === 25 || r.steps === 4) {
-          strips.push({ label: `${r.model}, DDIM ${r.steps} steps`, pngBase64: evalPkg.videoStripPng(values, result.sample.shape, { rows: 8 }).toString('base64') });
+        const r = core.ddimSampler({ steps }).sample(teacherDen, noise);
+        await r.sample.data();
+        const ms = (performance.now() - t0) / settings.n;
+        const m = core.mixtureMetrics(gmm, r.sample);
+        rows.push({ model: 'teacher (video DiT)', sampler: `DDIM ${steps}`, nfe: r.nfe, msPerSample: ms, ...pick(m) });
+        if (steps !== 1) {
+          const head = tf.slice(r.sample, 0, 8);
+          await strip(`teacher, DDIM ${steps} steps`, head);
+          head.dispose();
         }
-        noise.dispose();
-        result.sample.dispose();
-        out.progress(`demo: ${r.model}, DDIM ${r.steps}: coverage ${m.modeCoverage.toFixed(2)}, precision ${m.precision.toFixed(2)}, energy distance ${m.energyDistance.toFixed(4)}`);
+        tf.dispose([noise, r.sample]);
+        out.progress(`demo: teacher DDIM ${steps}: coverage ${m.modeCoverage.toFixed(2)}, precision ${m.precision.toFixed(2)}, energy distance ${m.energyDistance.toFixed(4)}`);
       }
-      exact.dispose();
-      learned.dispose();
+      t.dispose();
 
-      // 4. Report.
-      const seconds = (performance.now() - started) / 1000;
-      const lossSvg = evalPkg.linePlotSvg([{ name: 'DSM loss', points: fit.losses.map((l, i) => [i + 1, l] as const) }], {
-        title: 'Teacher training loss (epsilon MSE)',
-        xLabel: 'step',
-        yLabel: 'loss',
-        logY: true,
+      // 2. Distill.
+      const run = join(dir, 'run');
+      const result = await runDistill({
+        recipe: settings.recipe,
+        teacher: teacherDir,
+        data: DEMO_SPEC,
+        out: run,
+        steps: settings.steps,
+        preset: 'tiny',
+        resume: true,
+        dataset: { n: settings.trajectories },
+        evalSteps: [4, 1],
+        evalSamples: settings.n,
+        progress: (l) => out.progress(`demo: ${l}`),
       });
-      writeFileSync(join(dir, 'teacher-loss.svg'), lossSvg);
-      const columns = ['model', 'solver', 'NFE', 'ms / sample', 'coverage', 'precision', 'TV', 'spread ratio', 'energy distance'];
-      const table = rows.map((r) => [r.model, r.solver, r.nfe, r.msPerSample, r.modeCoverage, r.precision, r.totalVariation, r.spreadRatio, r.energyDistance]);
+      for (const m of result.metrics ?? []) {
+        rows.push({ model: `student (${result.recipe.replace('recipe:', '')})`, sampler: `${m.steps} step${m.steps > 1 ? 's' : ''}`, nfe: m.nfe, msPerSample: m.msPerSample, ...pick(m) });
+      }
+      const student = await recipes.loadModelDirectory(result.student);
+      for (const steps of [4, 1]) {
+        const noise = core.randomNormal([8, ...gmm.shape], core.seededRng(99));
+        const r = recipes.studentSampler(student.student!, student.model.schedule, steps).sample(recipes.modelDenoiser(student.model), noise, { rng: 7 });
+        await strip(`student (${result.recipe.replace('recipe:', '')}), ${steps} step${steps > 1 ? 's' : ''}`, r.sample);
+        tf.dispose([noise, r.sample]);
+      }
+      student.dispose();
+
+      // 3. Report.
+      const seconds = (performance.now() - started) / 1000;
+      const teacher25 = rows.find((r) => r.sampler === 'DDIM 25')!;
+      const student4 = rows.find((r) => r.model.startsWith('student') && r.nfe === 4) ?? rows.find((r) => r.model.startsWith('student'))!;
+      const speedup = teacher25.msPerSample / student4.msPerSample;
+      const curves = lossCurves(join(run, 'metrics.jsonl'));
+      const lossSvg = evalPkg.linePlotSvg(curves, { title: `Distillation losses (${result.recipe})`, xLabel: 'step', yLabel: 'loss' });
+      writeFileSync(join(dir, 'losses.svg'), lossSvg);
+      const columns = ['model', 'sampler', 'NFE', 'ms / sample', 'coverage', 'precision', 'TV', 'spread ratio', 'energy distance'];
+      const table = rows.map((r) => [r.model, r.sampler, r.nfe, r.msPerSample, r.modeCoverage, r.precision, r.totalVariation, r.spreadRatio, r.energyDistance]);
       const html = evalPkg.renderHtmlReport('fewstep demo', [
         {
           kind: 'text',
           html:
-            `<p>Data: <code>${gmm.toString()}</code>, a mixture of ${gmm.K} Gaussians whose means are moving-pattern videos ` +
-            `[frames, height, width, channels] = [${gmm.shape.join(', ')}], so every metric below is measured against the exact distribution. ` +
+            `<p>Data: <code>${gmm.toString()}</code>, a mixture of ${gmm.K} Gaussians with unequal weights whose means are moving-pattern videos ` +
+            `[frames, height, width, channels] = [${gmm.shape.join(', ')}], so every metric is measured against the exact distribution. ` +
+            `Teacher: a video DiT fitted to the exact denoiser (<code>${teacherDir}</code>). Student: <code>${result.recipe}</code> (tiny preset, ${result.steps} steps, ${result.trainSeconds.toFixed(0)} s of training). ` +
             `Backend: <code>${engine.backend}</code>. Total time ${seconds.toFixed(0)} s.</p>` +
-            `<p>Distilled students (1-8 steps) will appear beside the teacher here once the recipes land; this report shows ` +
-            `the gap they close: the teacher's quality and cost as its step count falls.</p>`,
+            `<p><b>Speedup: ${speedup.toFixed(1)}x</b> per sample (student at ${student4.nfe} NFE vs teacher DDIM 25: ${student4.msPerSample.toFixed(2)} vs ${teacher25.msPerSample.toFixed(2)} ms), ` +
+            `energy distance ${student4.energyDistance.toFixed(3)} vs ${teacher25.energyDistance.toFixed(3)}.</p>`,
         },
-        { kind: 'table', title: 'Ground-truth metrics (DDIM, trailing spacing)', table: { columns, rows: table }, note: 'coverage: modes with at least a quarter of their share; precision: samples within the 99.9% radius of a mode; TV: mode histogram vs weights; spread ratio: within-mode std / true std (1 is right); energy distance to fresh exact samples (0 is right).' },
-        { kind: 'figure', title: 'Teacher training', svg: lossSvg, caption: `${settings.teacherSteps} AdamW steps, batch ${settings.batch}, on ${engine.backend}.` },
+        { kind: 'table', title: 'Ground-truth metrics', table: { columns, rows: table }, note: 'coverage: modes with at least a quarter of their share; precision: samples within the 99.9% radius of a mode; TV: mode histogram vs weights; spread ratio: within-mode std / true std (1 is right); energy distance to fresh exact samples (0 is right).' },
+        { kind: 'figure', title: 'Training', svg: lossSvg, caption: `Per-phase losses from ${join(run, 'metrics.jsonl')}.` },
         { kind: 'figures', title: 'Samples (rows: videos, columns: frames)', items: strips },
       ]);
       const reportPath = join(dir, 'report.html');
       writeFileSync(reportPath, html);
-      writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ spec: gmm.toString(), backend: engine.backend, seconds, rows, teacherLoss: fit.losses }, null, 2) + '\n');
+      writeFileSync(join(dir, 'metrics.json'), JSON.stringify({ spec: gmm.toString(), backend: engine.backend, seconds, recipe: result.recipe, speedup, rows }, null, 2) + '\n');
       out.text(formatTable(columns, table));
-      out.text(`\nreport: ${reportPath}`);
-      out.result({ report: reportPath, spec: gmm.toString(), backend: engine.backend, seconds, rows });
+      out.text(`\nspeedup ${speedup.toFixed(1)}x (student ${student4.nfe} NFE vs teacher DDIM 25)`);
+      out.text(`report: ${reportPath}`);
+      out.result({ report: reportPath, spec: gmm.toString(), backend: engine.backend, seconds, recipe: result.recipe, student: result.student, speedup, rows });
     });
+}
+
+/** Per-phase loss curves (`loss/<phase>` keys) from a metrics.jsonl, thinned to about 200 points. */
+function lossCurves(path: string): Array<{ name: string; points: Array<readonly [number, number]> }> {
+  const lines = readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as Record<string, number | null>);
+  const keys = [...new Set(lines.flatMap((l) => Object.keys(l).filter((k) => /^loss\/[^/]+$/.test(k))))];
+  const every = Math.max(1, Math.floor(lines.length / 200));
+  return keys.map((k) => ({ name: k.slice('loss/'.length), points: lines.filter((l, i) => i % every === 0 && typeof l[k] === 'number').map((l) => [l['step'] as number, l[k] as number] as const) }));
 }
 
 function pick(m: { modeCoverage: number; precision: number; totalVariation: number; spreadRatio: number; energyDistance: number }) {
