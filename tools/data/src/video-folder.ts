@@ -359,7 +359,6 @@ export async function readVideoFolder(root: string, options: ReadVideoFolderOpti
       w = tw;
       parts.push(clip);
     }
-    const stacked = tf.stack(parts) as tf.Tensor5D;
     const fromJson = await readCaptionsJson(root, names);
     const captions: string[] = [];
     for (const name of names) {
@@ -371,7 +370,7 @@ export async function readVideoFolder(root: string, options: ReadVideoFolderOpti
       }
       captions.push(text ?? fromJson.get(name) ?? '');
     }
-    return { root, videos: stacked, captions, names };
+    return { root, videos: tf.stack(parts) as tf.Tensor5D, captions, names };
   } finally {
     tf.dispose(parts);
   }

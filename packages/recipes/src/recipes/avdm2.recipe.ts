@@ -22,11 +22,14 @@
  * 3. `discriminator` (lines 15-17): `softplus(-D(x_t(real))) + softplus(D(x_t(fake)))` (Eq. 6),
  *    real = batch `x0`, each side at its own `t ~ U[t_gmin, t_gmax]`.
  *
- * The 2D teacher (our choice, documented): the frozen video teacher applied to single-frame videos
- * (F = 1, frames `[N, H, W, C]` -> `[N, 1, H, W, C]`). AnimateDiff's 2D UNet is its video UNet
- * without the motion modules, and a one-frame video makes temporal attention a no-op mixing (a DiT
- * attends over one frame's tokens), so the video network on F = 1 is the image model that shares
- * the latent space. Needs a temporal patch size of 1. The 2D fake model is a copy of it.
+ * The 2D teacher: the auxiliary model `frameTeacher` when the caller supplies one (AVDM2's setting:
+ * an image diffusion model of the data's frames sharing the latent space; `fewstep distill` fits
+ * one to the frame marginal of an analytic mixture), run on one-frame videos
+ * `[N, H, W, C]` -> `[N, 1, H, W, C]`; otherwise the frozen video teacher applied to single-frame
+ * videos (AnimateDiff's 2D UNet is its video UNet without the motion modules). The latter is only
+ * sound for a video model trained with single frames too: a teacher trained on F-frame videos
+ * only has never seen F = 1 (measured in docs/RESULTS.md). Needs a temporal patch size of 1. The 2D
+ * fake model is a copy of the 2D teacher.
  *
  * Where the paper is silent (our choices): lambdaSdm = lambdaAdm = 1; K = 4 frames (the paper
  * trains on 16-frame videos); w(t') = the DMD normaliser (`'dmd'`, scale-free) with the mean
@@ -40,7 +43,7 @@ import { z } from 'zod';
 import { ConfigError, type Denoiser } from '@fewstep/core';
 import { fakeScoreDenoisingLoss, frameSdmLoss, pickFrames, SDM_REDUCTIONS, SDM_WEIGHTINGS, type FrameSdmInputs } from '@fewstep/loss-sdm';
 import { logisticDiscriminatorLoss, logisticGeneratorLoss } from '@fewstep/loss-adversarial';
-import type { Conditioning } from '../runtime/diffusion-model.js';
+import { modelDenoiser, type Conditioning } from '../runtime/diffusion-model.js';
 import { defineRecipe, phase, use } from '../runtime/define-recipe.js';
 import { fromTeacher, type RoleSpec } from '../runtime/roles.js';
 import type { RecipeContext } from '../runtime/recipe-context.js';
@@ -150,21 +153,31 @@ export function frameSdmInputs(rc: RecipeContext<Avdm2Options>, video: tf.Tensor
   const index = videoIndex(rc);
   return {
     video,
-    teacher: frameDenoiser(rc.teacher, rc.cond),
+    teacher: frameDenoiser(frameTeacher(rc), rc.cond),
     fakeScore: frameDenoiser(rc.denoiser('fakeScore2d'), rc.cond),
     rng: rc.rng('avdm2/frame-sdm'),
     ...(index === undefined ? {} : { cond: index }),
   };
 }
 
-/** The 2D fake model: a trainable copy of the teacher; K must fit the videos' frame count. */
+/** The frozen 2D teacher: the supplied `frameTeacher` model, else the video teacher (on one-frame videos). */
+function frameTeacher(rc: RecipeContext<Avdm2Options>): Denoiser<Conditioning> {
+  const m = rc.model('frameTeacher');
+  return m === undefined ? rc.teacher : modelDenoiser(m);
+}
+
+/** The 2D fake model: a trainable copy of the 2D teacher; K must fit the videos' frame count. */
 function fakeScore2dRole(): RoleSpec<Avdm2Options> {
   const copy = fromTeacher<Avdm2Options>();
   return (env) => {
     const f = env.sampleShape[0]!;
     if (env.sampleShape.length !== 4) throw new ConfigError('sampleShape', env.sampleShape, 'a video sample shape [F, H, W, C]', 'AVDM2 distills video models');
     if (sdmOn(env.options) && env.options.frames > f) throw new ConfigError('frames', env.options.frames, `an integer in [1, ${f}] (F of the videos)`, `draw at most ${f} frames per video`);
-    return copy(env);
+    const image = env.models?.['frameTeacher'];
+    if (image === undefined) return copy(env);
+    const net = image.backbone.net.clone(env.role);
+    net.unfreeze();
+    return { net, backbone: image.backbone.withNetwork(net), dispose: () => net.dispose() };
   };
 }
 
@@ -227,4 +240,5 @@ export const avdm2 = defineRecipe<Avdm2Options>({
     ),
   ],
   student: (o) => ({ parameterization: 'x0', sampler: 'multistep', steps: o.steps }),
+  models: { frameTeacher: { kind: 'frame-marginal', description: "AVDM2's 2D teacher: an image diffusion model of the data's frames (same schedule and prediction type as the video teacher)" } },
 });

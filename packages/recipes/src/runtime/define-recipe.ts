@@ -112,6 +112,17 @@ export interface DistillRecipe<R extends RecipeOptions = RecipeOptions> extends 
   readonly student: (options: R) => StudentSpec;
   /** Recipe-level setup run once before training (e.g. per-run state); returns a teardown. */
   readonly setup?: (env: { options: R }) => void | (() => void);
+  /**
+   * Auxiliary frozen models the recipe can use when the caller supplies them, by name and what
+   * they must be (e.g. AVDM2's `frameTeacher`: an image model of the data's frames).
+   */
+  readonly models: Readonly<Record<string, RecipeModelRequest>>;
+}
+
+/** What an auxiliary model of a recipe is. `frame-marginal`: a diffusion model of single frames `[1, H, W, C]` of the data. */
+export interface RecipeModelRequest {
+  readonly kind: 'frame-marginal';
+  readonly description: string;
 }
 
 /** A recipe made of stages run one after the other, the student carried over (DMDX = ADP then ADM; OSV). */
@@ -137,6 +148,7 @@ export interface DefineRecipeInput<R extends RecipeOptions> {
   studentRole?: string;
   student: (options: R) => StudentSpec;
   setup?: (env: { options: R }) => void | (() => void);
+  models?: Readonly<Record<string, RecipeModelRequest>>;
 }
 
 const RECIPE_NAME = /^recipe:[a-z0-9][a-z0-9-]*$/;
@@ -166,6 +178,7 @@ export function defineRecipe<R extends RecipeOptions>(input: DefineRecipeInput<R
     ema: Object.freeze([...(input.ema ?? [])]),
     studentRole,
     student: input.student,
+    models: Object.freeze({ ...(input.models ?? {}) }),
     ...(input.setup ? { setup: input.setup } : {}),
   });
 }

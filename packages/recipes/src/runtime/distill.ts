@@ -53,6 +53,8 @@ export interface InstantiateOptions {
   seed: number;
   /** The student of a previous stage. */
   carried?: Network;
+  /** Auxiliary frozen models by name (see `DistillRecipe.models`). */
+  models?: Readonly<Record<string, DiffusionModel>>;
 }
 
 /** Builds every role from the teacher and turns the recipe's phases into trainer phases. */
@@ -66,7 +68,7 @@ export function instantiateRecipe<R extends RecipeOptions>(recipe: DistillRecipe
   };
   try {
     for (const [role, spec] of Object.entries(recipe.roles)) {
-      const inst = spec({ role, teacher: o.teacher, options, sampleShape: o.sampleShape, seed: o.seed, ...(role === recipe.studentRole && o.carried ? { carried: o.carried } : {}) });
+      const inst = spec({ role, teacher: o.teacher, options, sampleShape: o.sampleShape, seed: o.seed, models: o.models ?? {}, ...(role === recipe.studentRole && o.carried ? { carried: o.carried } : {}) });
       roles.set(role, inst);
       networks[role] = inst.net;
     }
@@ -77,7 +79,7 @@ export function instantiateRecipe<R extends RecipeOptions>(recipe: DistillRecipe
       return { role: e.role, source: e.source, decay };
     });
     const student = recipe.student(options);
-    const makeRc = recipeContextFactory({ options, teacher: o.teacher, sampleShape: o.sampleShape, batchSize: o.batchSize, roles, student, studentRole: recipe.studentRole });
+    const makeRc = recipeContextFactory({ options, teacher: o.teacher, sampleShape: o.sampleShape, batchSize: o.batchSize, roles, student, studentRole: recipe.studentRole, models: o.models ?? {} });
     const known = new Set([...Object.keys(networks), 'teacher']);
     const phases: PhaseConfig[] = recipe.phases.map((p) => ({
       role: p.role,
@@ -133,6 +135,8 @@ export interface DistillOptions {
   /** Option overrides (staged recipes: shared by name across stages). */
   options?: Record<string, unknown>;
   preset?: string;
+  /** Auxiliary frozen models by name, for recipes that declare them (`DistillRecipe.models`). */
+  models?: Readonly<Record<string, DiffusionModel>>;
   /** Data sources by kind; a recipe reading `real` / `trajectories` / `ode-pairs` needs that one. */
   data?: Partial<Record<RecipeDataKind, DataSource>>;
   sampleShape: readonly number[];
@@ -191,6 +195,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
         sampleShape: o.sampleShape,
         batchSize: o.batchSize,
         seed,
+        ...(o.models ? { models: o.models } : {}),
         ...(carried ? { carried } : {}),
       });
       resolved.push(inst.options);
@@ -214,7 +219,13 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
             ...(o.checkpoint ? { checkpoint: o.checkpoint } : {}),
             resume: o.resume ?? 'auto',
             plugins: o.plugins ?? [],
-            hashExtra: { recipe: recipe.name, options: inst.options, student: inst.student, teacher: o.teacher.backbone.toConfig() },
+            hashExtra: {
+              recipe: recipe.name,
+              options: inst.options,
+              student: inst.student,
+              teacher: o.teacher.backbone.toConfig(),
+              ...(o.models && Object.keys(o.models).length > 0 ? { models: Object.fromEntries(Object.entries(o.models).map(([k, m]) => [k, m.backbone.toConfig()])) } : {}),
+            },
           });
           o.onRun?.(run, { index: i, count: stages.length, recipe: recipe.name, steps: steps[i]! });
           summaries.push(await run.result);

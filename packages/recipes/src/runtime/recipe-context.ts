@@ -43,6 +43,8 @@ export interface RecipeContext<R extends RecipeOptions = RecipeOptions> extends 
   simulate(stream: string, options?: { steps?: number; role?: string }): { xt: tf.Tensor; t: number; n: number };
   /** A batch tensor by key. @throws ConfigError naming the keys the batch has */
   data(key: string): tf.Tensor;
+  /** An auxiliary frozen model the caller supplied (see `DistillRecipe.models`), or undefined. */
+  model(name: string): DiffusionModel | undefined;
 }
 
 /**
@@ -65,6 +67,8 @@ export interface RecipeWorld<R extends RecipeOptions> {
   readonly roles: ReadonlyMap<string, RoleInstance>;
   readonly student: StudentSpec;
   readonly studentRole: string;
+  /** @default {} */
+  readonly models?: Readonly<Record<string, DiffusionModel>>;
 }
 
 /** Builds the per-call context factory of an instantiated recipe. */
@@ -138,6 +142,7 @@ export function recipeContextFactory<R extends RecipeOptions>(world: RecipeWorld
         }
         return { xt: x, t: times[n] as number, n };
       },
+      model: (name) => world.models?.[name],
       data: (key) => {
         const v = ctx.batch[key];
         if (v === undefined) throw new ConfigError('batch key', key, `one of [${Object.keys(ctx.batch).join(', ')}]`, 'give the recipe the data kind it declares (real / trajectories / ode-pairs)');

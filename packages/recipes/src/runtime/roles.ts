@@ -18,6 +18,8 @@ export interface RoleEnv<R extends RecipeOptions = RecipeOptions> {
   readonly seed: number;
   /** The student of the previous stage (staged recipes), for the recipe's student role. */
   readonly carried?: Network;
+  /** Auxiliary frozen models the caller supplied (the recipe's `models`, e.g. AVDM2's `frameTeacher`). */
+  readonly models?: Readonly<Record<string, DiffusionModel>>;
 }
 
 /** A built role: its network, the backbone on it (diffusion roles) and any extra API (heads). */

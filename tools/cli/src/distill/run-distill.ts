@@ -43,7 +43,7 @@ import {
   type StudentSpec,
 } from '@fewstep/recipes';
 import { mixtureSource, teacherOdePairs, teacherTrajectories, tensorSource } from '@fewstep/data';
-import { createTeacher, fitAnalyticTeacher, type TeacherBackboneName } from '../teacher/fit-analytic-teacher.js';
+import { createTeacher, fitAnalyticTeacher, frameMarginalMixture, type TeacherBackboneName } from '../teacher/fit-analytic-teacher.js';
 
 /** Ground-truth metrics of a student at one step count. */
 export interface StudentMetrics {
@@ -168,6 +168,38 @@ async function cachedTensors(path: string, make: () => tf.NamedTensorMap): Promi
   return tensors;
 }
 
+/**
+ * Auxiliary models the recipe's stages declare, made from the mixture: `frame-marginal` models
+ * (AVDM2's 2D teacher) are fitted to the exact frame-marginal denoiser, cached in
+ * `<dataDir>/frame-teacher`. Without a mixture the recipe runs without them (its documented fallback).
+ */
+async function buildModels(recipe: AnyRecipe, o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, log: (l: string) => void): Promise<{ models: Record<string, DiffusionModel>; dispose(): void }> {
+  const models: Record<string, DiffusionModel> = {};
+  const owned: Array<() => void> = [];
+  for (const stage of stagesOf(recipe)) {
+    for (const [name, req] of Object.entries(stage.models)) {
+      if (req.kind !== 'frame-marginal' || models[name] || !mixture) continue;
+      const dir = join(o.dataDir ?? join(resolve(o.out), 'data'), 'frame-teacher');
+      if (existsSync(join(dir, 'model.json'))) {
+        const loaded = await loadModelDirectory(dir);
+        models[name] = loaded.model;
+        owned.push(loaded.dispose);
+        continue;
+      }
+      const frames = frameMarginalMixture(mixture);
+      const fit = { ...DEFAULT_TEACHER_FIT, ...(o.teacherFit ?? {}), steps: o.teacherFit?.steps ?? 1500 };
+      const kind = teacher.backbone.kind === 'backbones:video-unet' ? 'video-unet' : 'video-dit';
+      const model = createTeacher(kind, fit.preset, frames.shape, { seed: (o.seed ?? 0) + 3, schedule: teacher.schedule.time.kind === 'discrete' ? 'vp' : 'flow' });
+      log(`distill: fitting ${stage.name}'s ${name} (${req.description}) to the exact frame-marginal denoiser: ${fit.steps} steps`);
+      await fitAnalyticTeacher({ teacher: model, mixture: frames, steps: fit.steps, batchSize: fit.batchSize, lr: fit.lr, seed: (o.seed ?? 0) + 3, outDir: join(dir, '..', 'frame-teacher-fit'), plugins: o.quietBar ? [] : [progressBar()] });
+      await saveModelDirectory(dir, model, { role: 'teacher', sampleShape: frames.shape, provenance: { data: frames.toString(), fit } });
+      models[name] = model;
+      owned.push(() => model.backbone.net.dispose());
+    }
+  }
+  return { models, dispose: () => owned.forEach((f) => f()) };
+}
+
 /** Builds the data sources the recipe's stages read. */
 async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
   const kinds = new Set(stagesOf(recipe).map((s) => s.data));
@@ -239,6 +271,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   const sampleShape = t.mixture?.shape;
   if (!sampleShape) throw new ConfigError('--data', o.data, "a 'gmm-video:...' spec giving the sample shape");
   const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, batchSize, log);
+  const aux = await buildModels(recipe, o, t.teacher, t.mixture, log);
   try {
     log(`distill: ${recipe.name} for ${o.steps} steps (batch ${batchSize}${o.preset ? `, preset ${o.preset}` : ''})`);
     const lastStage = stagesOf(recipe)[stagesOf(recipe).length - 1]!;
@@ -265,6 +298,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       ...(o.preset === undefined ? {} : { preset: o.preset }),
       options: o.options ?? {},
       data: d.data,
+      models: aux.models,
       sampleShape,
       batchSize,
       steps: o.steps,
@@ -298,6 +332,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
     result.student.dispose();
     return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, trainSeconds: result.summaries.reduce((a, x) => a + x.seconds, 0), completedSteps: result.summaries.reduce((a, x) => a + x.step, 0), studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
   } finally {
+    aux.dispose();
     d.dispose();
     t.dispose();
   }

@@ -15,7 +15,7 @@ import {
   predictAs,
   startRun,
   vpDiscreteSchedule,
-  type GmmVideo,
+  GaussianMixture,
   type TrainingPlugin,
   type TrainingRun,
 } from '@fewstep/core';
@@ -38,9 +38,33 @@ export function createTeacher(backbone: TeacherBackboneName, preset: string, sam
     : { backbone: b as unknown as BackboneLike, schedule: flowMatchingSchedule(), predictionType: 'flow' };
 }
 
+/** A mixture with a printable spec (a `gmm-video:` mixture, or {@link frameMarginalMixture}). */
+export type NamedMixture = GaussianMixture & { toString(): string };
+
+/**
+ * The distribution of single frames of a video mixture: one component per (mode k, frame f) with
+ * mean = frame f of mean k, weight w_k / F and the same std, as one-frame videos `[1, H, W, C]`
+ * (the data an image model sharing the latent space is trained on: AVDM2's 2D teacher).
+ */
+export function frameMarginalMixture(video: NamedMixture): NamedMixture {
+  const [f, h, w, c] = video.shape as [number, number, number, number];
+  const d = h * w * c;
+  const means = new Float32Array(video.K * f * d);
+  const weights: number[] = [];
+  for (let k = 0; k < video.K; k++) {
+    for (let i = 0; i < f; i++) {
+      means.set(video.means.subarray(k * f * d + i * d, k * f * d + (i + 1) * d), (k * f + i) * d);
+      weights.push(video.weights[k]! / f);
+    }
+  }
+  const m = new GaussianMixture({ means, weights, std: video.std, shape: [1, h, w, c] });
+  const name = `frames-of:${video.toString()}`;
+  return Object.assign(m, { toString: () => name });
+}
+
 export interface FitAnalyticTeacherOptions {
   teacher: DiffusionModel;
-  mixture: GmmVideo;
+  mixture: NamedMixture;
   steps: number;
   batchSize: number;
   lr: number;
