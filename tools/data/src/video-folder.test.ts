@@ -147,11 +147,6 @@ describe('readMp4', () => {
     expect((err as Error).message).toContain('apt-get install ffmpeg');
   });
 
-  it.skipIf(ffmpegHere)('throws E_FFMPEG_MISSING without ffmpeg on PATH', async () => {
-    expect(hasFfmpeg()).toBe(false);
-    await expect(readMp4(join(dir, 'x.mp4'), { frames: 4, size: 16 })).rejects.toMatchObject({ code: E_FFMPEG_MISSING });
-  });
-
   it.skipIf(!ffmpegHere)('decodes an MP4 to [F, H, W, C] in [-1, 1]', async () => {
     const file = join(dir, 'test.mp4');
     const made = spawnSync(ffmpegBinary(), ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=64x48:rate=10', '-frames:v', '12', '-pix_fmt', 'yuv420p', file]);
