@@ -1,75 +1,23 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StepRandom, applyGuidance, flowMatchingSchedule, startRun, type Network, type TrainingConfig, type TrainingContext } from '@fewstep/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError, applyGuidance, flowMatchingSchedule, startRun } from '@fewstep/core';
 import { VideoDiT, perturbZeroInitialised } from '@fewstep/backbones';
 import { admBackwardStep, pfOdeStep, type AdmInputs } from '@fewstep/loss-adversarial';
 import { fakeScoreDenoisingLoss, type FakeScoreDenoisingInputs } from '@fewstep/loss-sdm';
-import { TINY_BATCH, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
+import { expectResumedBitExact, liveTeacher, maxAbsDiff, movedRoles, snapshot, stepContext, stepLosses, tempDirs } from '../testing/recipe-harness.test-util.js';
+import { TINY_BATCH, tinyMixture } from '../testing/tiny-world.test-util.js';
 import type { BackboneLike, Conditioning, DiffusionModel } from '../runtime/diffusion-model.js';
 import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
-import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
+import type { RecipeContext } from '../runtime/recipe-context.js';
 import { adm, zeroedConditioning, type AdmDiscriminatorApi, type AdmOptions } from './adm.recipe.js';
 
 const shape = tinyMixture().shape;
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('fewstep-adm-');
 const ADM = { deltaTFraction: 1 / 64 };
 
-/** The tiny teacher with its zero-initialised layers (adaLN-Zero, output projection) perturbed, so that it is not the identity / zero map. */
-function liveTeacher(options: { schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
-  const teacher = tinyTeacher(options);
-  perturbZeroInitialised(teacher.backbone.net, 1, 0.2);
-  return teacher;
-}
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
-
-function snapshot(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function changed(net: Network, before: Map<string, Float32Array>): boolean {
-  return [...net.variables()].some(([n, v]) => {
-    const a = v.dataSync();
-    const b = before.get(n)!;
-    return a.some((x, i) => x !== b[i]);
-  });
-}
-
-/** Runs a training config and returns the per-step losses (`phase/term` -> value). */
-async function stepLosses(config: TrainingConfig): Promise<Record<string, number>[]> {
-  const run = startRun(config);
-  const out: Record<string, number>[] = [];
-  run.events$.subscribe((e) => {
-    if (e.type === 'step/completed') out.push({ ...e.payload.losses });
-  });
-  await run.result;
-  return out;
-}
-
-/** A recipe context for phase `phase` at `step`, as the trainer builds it. */
+/** A recipe context for phase `phase` at `step` (run seed 7), as the trainer builds it. */
 function contextFor(inst: InstantiatedRecipe<AdmOptions>, teacher: DiffusionModel, step: number, phase: string, batch: tf.NamedTensorMap = {}, batchSize = TINY_BATCH): RecipeContext<AdmOptions> {
-  const make = recipeContextFactory({ options: inst.options, teacher, sampleShape: shape, batchSize, roles: inst.roles, student: inst.student, studentRole: 'generator' });
-  const random = new StepRandom(7, step, phase);
-  const ctx: TrainingContext = {
-    step,
-    phase,
-    role: phase,
-    seed: 7,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch,
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-  return make(ctx);
+  return stepContext(inst, teacher, { phase, step, seed: 7, batch, batchSize }).rc;
 }
 
 /** The loss inputs the recipe's phase `index` builds (term 0). */
@@ -205,11 +153,10 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
     const teacher = liveTeacher();
     for (const index of [0, 1, 2]) {
       const inst = instantiateRecipe(adm, { teacher, preset: 'tiny', options: { steps: 2 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
-      const before = Object.fromEntries(Object.entries(inst.networks).map(([r, n]) => [r, snapshot(n)]));
+      const before = snapshot(inst.networks);
       const summary = await startRun({ seed: 2, steps: 1, roles: inst.networks, phases: [inst.phases[index]!], resume: 'never' }).result;
       expect(summary.step).toBe(1);
-      const moved = Object.entries(inst.networks).filter(([r, n]) => changed(n, before[r]!)).map(([r]) => r);
-      expect(moved).toEqual([inst.phases[index]!.role]);
+      expect(movedRoles(before, inst.networks)).toEqual([inst.phases[index]!.role]);
       inst.dispose();
     }
     teacher.backbone.net.dispose();
@@ -251,18 +198,11 @@ describe('recipe:adm (ADM Eq. 7-8, Algorithm 1)', () => {
   it('resumes bit-exactly after an interruption (the generator-to-discriminator hand-off is per step)', async () => {
     const teacher = liveTeacher();
     const base = { recipe: adm, teacher, preset: 'tiny', options: { steps: 2 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 5, checkpoint: { every: 2 } } as const;
-    const tmp = (): string => {
-      const d = mkdtempSync(join(tmpdir(), 'fewstep-adm-'));
-      dirs.push(d);
-      return d;
-    };
     const straight = await distill({ ...base, steps: 4, outDir: tmp() });
     const out = tmp();
     (await distill({ ...base, steps: 2, outDir: out })).student.dispose();
     const resumed = await distill({ ...base, steps: 4, outDir: out });
-    expect(resumed.summaries[0]!.resumedFrom).not.toBeNull();
-    for (const [n, v] of straight.student.variables()) expect(Array.from(resumed.student.variable(n).dataSync())).toEqual(Array.from(v.dataSync()));
-    expect([...straight.student.variables()].some(([n, v]) => maxAbsDiff(v, teacher.backbone.net.variable(n)) > 0)).toBe(true);
+    expectResumedBitExact(straight, resumed, teacher.backbone.net);
     straight.student.dispose();
     resumed.student.dispose();
     teacher.backbone.net.dispose();

@@ -1,94 +1,25 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StepRandom, gmmVideo, type Network, type TrainingContext } from '@fewstep/core';
+import { ConfigError, gmmVideo } from '@fewstep/core';
 import { frameSdmLoss } from '@fewstep/loss-sdm';
-import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
-import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
+import { instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
 import type { DiffusionModel } from '../runtime/diffusion-model.js';
-import { TINY_BATCH, realSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
+import { perturbWeights, stepContext, trace } from '../testing/recipe-harness.test-util.js';
+import { TINY_BATCH, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import { NEVER, type DenoisingDiscriminator } from './denoising-gan.js';
 import { avdm2, frameDenoiser, frameSdmInputs, type Avdm2Options } from './avdm2.recipe.js';
 
 const shape = tinyMixture().shape;
 const ROLES = ['generator', 'fakeScore2d', 'discriminator'] as const;
 
-/** The trainer context of `phaseName` at `step` and the recipe context its terms see. */
-function contexts(inst: InstantiatedRecipe<any>, teacher: DiffusionModel, phaseName: string, step: number, sampleShape: readonly number[] = shape) {
+/** The trainer context of `phaseName` at `step` (batch: seeded `x0`) and the recipe context its terms see. */
+function contexts(inst: InstantiatedRecipe<Avdm2Options>, teacher: DiffusionModel, phaseName: string, step: number, sampleShape: readonly number[] = shape) {
   const x0 = tf.randomNormal([TINY_BATCH, ...sampleShape], 0, 0.5, 'float32', 17);
-  const random = new StepRandom(1, step, phaseName);
-  const phase = inst.phases.find((p) => p.name === phaseName)!;
-  const ctx: TrainingContext = {
-    step,
-    phase: phaseName,
-    role: phase.role,
-    seed: 1,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch: { x0 },
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-  const make = recipeContextFactory({ options: inst.options, teacher, sampleShape, batchSize: TINY_BATCH, roles: inst.roles, student: inst.student, studentRole: 'generator' });
-  return { ctx, rc: make(ctx) as RecipeContext<Avdm2Options>, phase, dispose: () => x0.dispose() };
-}
-
-function snapshot(nets: Readonly<Record<string, Network>>, roles: readonly string[]): Map<string, Map<string, Float32Array>> {
-  return new Map(roles.map((r) => [r, new Map([...nets[r]!.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]))]));
-}
-
-function maxDelta(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let m = 0;
-  for (const [n, x] of a) {
-    const y = b.get(n)!;
-    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  }
-  return m;
+  return { ...stepContext(inst, teacher, { phase: phaseName, step, batch: { x0 }, sampleShape }), dispose: () => x0.dispose() };
 }
 
 /** Runs `steps` steps of the tiny preset; per step how far each role moved and the losses. */
-async function trace(teacher: DiffusionModel, options: Record<string, unknown>, steps: number) {
-  const moved: Record<string, number>[] = [];
-  const losses: Record<string, number>[] = [];
-  let prev: Map<string, Map<string, Float32Array>> | undefined;
-  const teacherBefore = snapshot({ teacher: teacher.backbone.net }, ['teacher']);
-  const result = await distill({
-    recipe: avdm2,
-    teacher,
-    preset: 'tiny',
-    options,
-    data: { real: realSource() },
-    sampleShape: shape,
-    batchSize: TINY_BATCH,
-    steps,
-    seed: 4,
-    onRun: (run) => {
-      prev = snapshot(run.networks, ROLES);
-      run.events$.subscribe((e) => {
-        if (e.type === 'step/completed') losses.push({ ...e.payload.losses });
-      });
-    },
-    plugins: [
-      {
-        name: 'test:snapshots',
-        afterStep: ({ networks }) => {
-          const next = snapshot(networks, ROLES);
-          moved.push(Object.fromEntries(ROLES.map((r) => [r, maxDelta(prev!.get(r)!, next.get(r)!)])));
-          prev = next;
-        },
-      },
-    ],
-  });
-  const teacherAfter = snapshot({ teacher: teacher.backbone.net }, ['teacher']);
-  result.student.dispose();
-  return { moved, losses, teacherMoved: maxDelta(teacherBefore.get('teacher')!, teacherAfter.get('teacher')!) };
-}
-
-/** Adds seeded noise to every weight of `net` (a fake model that has drifted from the teacher). */
-function perturb(net: Network, scale: number): void {
-  for (const [n, v] of net.variables()) v.assign(tf.tidy(() => tf.add(v, tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', n.length + 1), scale))));
-}
+const traceAvdm2 = (teacher: DiffusionModel, options: Record<string, unknown>, steps: number) => trace({ recipe: avdm2, teacher, roles: ROLES, options, steps });
 
 describe('recipe:avdm2 (video denoising GAN + 2D frame SDM, Algorithm 1)', () => {
   beforeAll(async () => {
@@ -162,7 +93,7 @@ describe('recipe:avdm2 (video denoising GAN + 2D frame SDM, Algorithm 1)', () =>
 
   it('trains exactly the phase roles each step (generator every 2 steps), with finite losses and a frozen teacher', async () => {
     const teacher = tinyTeacher();
-    const { moved, losses, teacherMoved } = await trace(teacher, { warmupSteps: 0, frames: 1 }, 3);
+    const { moved, losses, teacherMoved } = await traceAvdm2(teacher, { warmupSteps: 0, frames: 1 }, 3);
     expect(teacherMoved).toBe(0);
     expect(moved[0]!.generator).toBeGreaterThan(0);
     expect(moved[1]!.generator).toBe(0);
@@ -194,7 +125,7 @@ describe('recipe:avdm2 (video denoising GAN + 2D frame SDM, Algorithm 1)', () =>
     };
     const zero = gradOf();
     expect(tf.max(tf.abs(zero)).dataSync()[0]).toBe(0);
-    perturb(inst.networks.fakeScore2d!, 0.05);
+    perturbWeights(inst.networks.fakeScore2d!, 0.05, 1);
     const g = gradOf();
     // Per (video, frame): is any gradient entry non-zero?
     const touched = tf.tidy(() => tf.greater(tf.max(tf.abs(g), [2, 3, 4]), 0).arraySync()) as unknown as number[][];
@@ -219,7 +150,7 @@ describe('recipe:avdm2 (video denoising GAN + 2D frame SDM, Algorithm 1)', () =>
     for (const schedule of ['flow', 'vp'] as const) {
       const teacher = tinyTeacher({ schedule });
       const inst = instantiateRecipe(avdm2, { teacher, preset: 'tiny', options: { frames: 1 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
-      perturb(inst.networks.fakeScore2d!, 0.05);
+      perturbWeights(inst.networks.fakeScore2d!, 0.05, 1);
       for (const p of inst.phases) {
         const { ctx, dispose } = contexts(inst, teacher, p.name!, 1);
         // The terms of a phase run in one scope, as in the trainer (they share the generator sample).

@@ -1,92 +1,19 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StepRandom, predictX0Eps, type Network, type TrainingContext } from '@fewstep/core';
+import { ConfigError, predictX0Eps } from '@fewstep/core';
 import { dmdLoss } from '@fewstep/loss-sdm';
-import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
-import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
+import { instantiateRecipe } from '../runtime/distill.js';
 import type { DiffusionModel } from '../runtime/diffusion-model.js';
-import { TINY_BATCH, realSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
+import { perturbWeights, stepContext, trace } from '../testing/recipe-harness.test-util.js';
+import { TINY_BATCH, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import { NEVER, type DenoisingDiscriminator } from './denoising-gan.js';
 import { dmd2, dmdInputs, type Dmd2Options } from './dmd2.recipe.js';
 
 const shape = tinyMixture().shape;
 const ROLES = ['generator', 'fakeScore', 'discriminator'] as const;
 
-/** The recipe context a term of `phaseName` sees at `step` (what the trainer and runtime build). */
-function recipeContext(inst: InstantiatedRecipe<any>, teacher: DiffusionModel, phaseName: string, step: number): { rc: RecipeContext<Dmd2Options>; dispose(): void } {
-  const { x0 } = tinyMixture().sample(TINY_BATCH, () => 0.37);
-  const random = new StepRandom(1, step, phaseName);
-  const phase = inst.phases.find((p) => p.name === phaseName)!;
-  const ctx: TrainingContext = {
-    step,
-    phase: phaseName,
-    role: phase.role,
-    seed: 1,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch: { x0 },
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-  const make = recipeContextFactory({ options: inst.options, teacher, sampleShape: shape, batchSize: TINY_BATCH, roles: inst.roles, student: inst.student, studentRole: 'generator' });
-  return { rc: make(ctx) as RecipeContext<Dmd2Options>, dispose: () => x0.dispose() };
-}
-
-function snapshot(nets: Readonly<Record<string, Network>>, roles: readonly string[]): Map<string, Map<string, Float32Array>> {
-  return new Map(roles.map((r) => [r, new Map([...nets[r]!.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]))]));
-}
-
-function maxDelta(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let m = 0;
-  for (const [n, x] of a) {
-    const y = b.get(n)!;
-    for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
-  }
-  return m;
-}
-
-/**
- * Runs `steps` steps of the tiny preset; returns per step how far each role moved (max |delta| of
- * its weights), the losses of the phases that ran, and how far the frozen teacher moved.
- */
-async function trace(teacher: DiffusionModel, options: Record<string, unknown>, steps: number) {
-  const moved: Record<string, number>[] = [];
-  const losses: Record<string, number>[] = [];
-  let prev: Map<string, Map<string, Float32Array>> | undefined;
-  const teacherBefore = snapshot({ teacher: teacher.backbone.net }, ['teacher']);
-  const result = await distill({
-    recipe: dmd2,
-    teacher,
-    preset: 'tiny',
-    options,
-    data: { real: realSource() },
-    sampleShape: shape,
-    batchSize: TINY_BATCH,
-    steps,
-    seed: 4,
-    onRun: (run) => {
-      prev = snapshot(run.networks, ROLES);
-      run.events$.subscribe((e) => {
-        if (e.type === 'step/completed') losses.push({ ...e.payload.losses });
-      });
-    },
-    plugins: [
-      {
-        name: 'test:snapshots',
-        afterStep: ({ networks }) => {
-          const next = snapshot(networks, ROLES);
-          moved.push(Object.fromEntries(ROLES.map((r) => [r, maxDelta(prev!.get(r)!, next.get(r)!)])));
-          prev = next;
-        },
-      },
-    ],
-  });
-  const teacherAfter = snapshot({ teacher: teacher.backbone.net }, ['teacher']);
-  result.student.dispose();
-  return { moved, losses, teacherMoved: maxDelta(teacherBefore.get('teacher')!, teacherAfter.get('teacher')!) };
-}
+/** Runs `steps` steps of the tiny preset: how far each role moved per step, the losses, how far the teacher moved. */
+const traceDmd2 = (teacher: DiffusionModel, options: Record<string, unknown>, steps: number) => trace({ recipe: dmd2, teacher, roles: ROLES, options, steps });
 
 describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
   beforeAll(async () => {
@@ -143,7 +70,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
 
   it('trains exactly the phase roles each step (generator every ttur steps), with finite losses and a frozen teacher', async () => {
     const teacher = tinyTeacher();
-    const { moved, losses, teacherMoved } = await trace(teacher, { ttur: 2 }, 3);
+    const { moved, losses, teacherMoved } = await traceDmd2(teacher, { ttur: 2 }, 3);
     expect(teacherMoved).toBe(0);
     // Step 0 and 2: generator, fake score and D; step 1: fake score and D only.
     expect(moved[0]!.generator).toBeGreaterThan(0);
@@ -161,7 +88,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
 
   it('DMD alone (lambdaGan = 0): fake score == teacher gives a zero DMD gradient (generator unchanged), a trained fake score moves it; D never trains', async () => {
     const teacher = tinyTeacher();
-    const { moved, losses } = await trace(teacher, { lambdaGan: 0, ttur: 2 }, 3);
+    const { moved, losses } = await traceDmd2(teacher, { lambdaGan: 0, ttur: 2 }, 3);
     // Step 0 runs the generator first, while f_psi is still an exact copy of F_phi: grad = 0.
     expect(losses[0]!['generator/sdm:dmd']).toBe(0);
     expect(moved[0]!.generator).toBe(0);
@@ -179,9 +106,9 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
       const teacher = tinyTeacher({ schedule });
       const inst = instantiateRecipe(dmd2, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
       // Make the fake score differ from the teacher (as after training on generator samples).
-      const fake = inst.networks.fakeScore!;
-      for (const [n, v] of fake.variables()) v.assign(tf.add(v, tf.mul(tf.randomNormal(v.shape, 0, 1, 'float32', n.length), 0.05)));
-      const { rc, dispose } = recipeContext(inst, teacher, 'generator', 0);
+      perturbWeights(inst.networks.fakeScore!, 0.05);
+      const { x0 } = tinyMixture().sample(TINY_BATCH, () => 0.37);
+      const { rc } = stepContext<Dmd2Options>(inst, teacher, { phase: 'generator', step: 0, batch: { x0 } });
       const x0Hat = tf.variable(tf.randomNormal([TINY_BATCH, ...shape], 0, 1, 'float32', 9));
       const inputs = dmdInputs(rc, x0Hat, 'test');
       const t = Array.from(inputs.t.dataSync());
@@ -203,7 +130,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
       expect(scale).toBeGreaterThan(0);
       expect(tf.max(tf.abs(tf.sub(g, closed))).dataSync()[0]).toBeLessThan(1e-5 * scale);
       tf.dispose([x0Hat, real, fakeX0, g, norm, closed, inputs.xt, inputs.t, inputs.realX0, inputs.fakeX0]);
-      dispose();
+      x0.dispose();
       inst.dispose();
       teacher.backbone.net.dispose();
     }

@@ -6,7 +6,7 @@
  * `metrics.jsonl`, write the student as a model directory, and score it against the exact
  * distribution when there is one.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
@@ -252,6 +252,28 @@ export async function evaluateStudent(model: DiffusionModel, spec: StudentSpec, 
   return rows;
 }
 
+/**
+ * Seconds spent in training steps over the whole run (resumed processes included): the sum of
+ * the per-step `seconds` in each stage's metrics.jsonl.
+ */
+export function trainingSeconds(out: string, recipe: AnyRecipe): number {
+  const files = recipe.kind === 'recipe' ? [join(out, 'metrics.jsonl')] : recipe.stages.map((s, i) => join(out, `stage-${i + 1}-${s.recipe.name.replace('recipe:', '')}`, 'metrics.jsonl'));
+  let total = 0;
+  for (const f of files) {
+    if (!existsSync(f)) continue;
+    for (const line of readFileSync(f, 'utf8').split('\n')) {
+      if (!line.trim()) continue;
+      try {
+        const s = (JSON.parse(line) as { seconds?: unknown }).seconds;
+        if (typeof s === 'number') total += s;
+      } catch {
+        /* a torn last line */
+      }
+    }
+  }
+  return total;
+}
+
 /** The whole `fewstep distill` job. */
 export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult> {
   recipesApi = await import('@fewstep/recipes');
@@ -330,7 +352,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       metrics = await evaluateStudent(studentModel, result.spec, t.mixture, stepsList, o.evalSamples ?? 512);
     }
     result.student.dispose();
-    return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, trainSeconds: result.summaries.reduce((a, x) => a + x.seconds, 0), completedSteps: result.summaries.reduce((a, x) => a + x.step, 0), studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
+    return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, trainSeconds: trainingSeconds(out, recipe), completedSteps: result.summaries.reduce((a, x) => a + x.step, 0), studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
   } finally {
     aux.dispose();
     d.dispose();

@@ -5,13 +5,13 @@
  * score each student at 1, 2 and 4 steps, and run the papers' ablations at this scale. Every run
  * resumes from its checkpoints, so an interrupted sweep continues where it stopped.
  */
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { ddimSampler, gmmVideo, initEngine, mixtureMetrics, randomNormal, seededRng, type GmmVideo } from '@fewstep/core';
-import { modelDenoiser, type DiffusionModel } from '@fewstep/recipes';
-import { resolveTeacher, runDistill, type StudentMetrics } from '../distill/run-distill.js';
+import { loadModelDirectory, modelDenoiser, type DiffusionModel } from '@fewstep/recipes';
+import { evaluateStudent, findRecipe, resolveTeacher, runDistill, trainingSeconds, type StudentMetrics } from '../distill/run-distill.js';
 
 export const SWEEP_SPEC = 'gmm-video:modes=16,frames=4,size=4,channels=3,std=0.25,seed=7';
 
@@ -106,6 +106,17 @@ async function runOne(run: SweepRun, o: Required<Pick<SweepOptions, 'out' | 'eva
   const steps = Math.max(2, Math.round(run.steps * o.scale));
   const dir = join(o.out, 'runs', (run.sameAs ?? run.label).replace(/[^a-z0-9-]+/gi, '_'));
   o.log(`sweep: ${run.label}: ${run.recipe} ${JSON.stringify(run.options ?? {})}, ${steps} steps`);
+  if (run.seconds !== undefined && existsSync(join(dir, 'student', 'model.json'))) {
+    // A time-capped run that already ended: score its student, never train it on to `steps`.
+    const loaded = await loadModelDirectory(join(dir, 'student'));
+    const mixture = gmmVideo(o.spec);
+    const metrics = await evaluateStudent(loaded.model, loaded.student!, mixture, evalSteps, o.evalSamples);
+    loaded.dispose();
+    const recipe = findRecipe(run.recipe);
+    const lines = readFileSync(join(dir, 'metrics.jsonl'), 'utf8').trim().split('\n');
+    const completed = (JSON.parse(lines[lines.length - 1]!) as { step: number }).step;
+    return metrics.map((m) => ({ label: run.label, recipe: recipe.name, trainSteps: completed, trainSeconds: trainingSeconds(dir, recipe), ...m }));
+  }
   let timer: NodeJS.Timeout | undefined;
   const r = await runDistill({
     recipe: run.recipe,
