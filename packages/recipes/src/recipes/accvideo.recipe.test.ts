@@ -1,21 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  ACCVIDEO_KEY_TIMESTEPS,
-  ACCVIDEO_UNIFORM_TIMESTEPS,
-  ConfigError,
-  INITIAL_CURSOR,
-  StepRandom,
-  definePlugin,
-  readCheckpoint,
-  startRun,
-  type DataSource,
-  type Network,
-  type TrainingContext,
-} from '@fewstep/core';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ACCVIDEO_KEY_TIMESTEPS, ACCVIDEO_UNIFORM_TIMESTEPS, ConfigError, definePlugin, readCheckpoint, startRun } from '@fewstep/core';
+import { changed, expectResumedBitExact, firstBatch, tempDirs, termLoss, trainingContext, weights } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, tinyMixture, tinyTeacher, trajectorySource } from '../testing/tiny-world.test-util.js';
 import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
 import type { RecipeContext } from '../runtime/recipe-context.js';
@@ -23,55 +9,11 @@ import { accVideo, accVideoSegment, accVideoStudent, accVideoTaps, accVideoTraje
 import { LatentQueues } from './latent-queues.js';
 
 const shape = tinyMixture().shape;
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'fewstep-accvideo-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('fewstep-accvideo-');
 
-/** The trainer's context for one phase of `inst` at `step` on `batch` (as `Run.#runPhase` builds it). */
-function phaseContext(inst: InstantiatedRecipe, phaseIndex: number, step: number, batch: tf.NamedTensorMap, seed = 1): TrainingContext {
-  const p = inst.phases[phaseIndex]!;
-  const random = new StepRandom(seed, step, p.name!);
-  return {
-    step,
-    phase: p.name!,
-    role: p.role,
-    seed,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch,
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-}
-
-/** Loss of term `term` of phase `phaseIndex` (inside a tidy: only the number comes out). */
-function termLoss(inst: InstantiatedRecipe, phaseIndex: number, term: number, step: number, batch: tf.NamedTensorMap): number {
-  const [def, opts] = inst.phases[phaseIndex]!.losses[term]!;
-  return tf.tidy(() => def.compute(phaseContext(inst, phaseIndex, step, batch), { ...(def.defaults as object), ...(opts ?? {}) }).loss.dataSync()[0]!);
-}
-
-async function firstBatch(source: DataSource): Promise<tf.NamedTensorMap> {
-  return (await source.next(INITIAL_CURSOR, 0)).tensors;
-}
-
-function snapshot(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function changed(before: Map<string, Float32Array>, net: Network, prefix = ''): boolean {
-  for (const [n, v] of net.variables()) {
-    if (!n.startsWith(prefix)) continue;
-    const a = before.get(n)!;
-    const b = v.dataSync();
-    for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return true;
-  }
-  return false;
+/** Loss of term `term` of phase `phaseIndex` at `step` on `batch` (run seed 1). */
+function lossAt(inst: InstantiatedRecipe, phaseIndex: number, term: number, step: number, batch: tf.NamedTensorMap): number {
+  return termLoss(inst, phaseIndex, term, trainingContext(inst, { phase: phaseIndex, step, batch }));
 }
 
 describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
@@ -135,7 +77,7 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
           const v = teacher.backbone.forward({ x: from, t: tf.fill([TINY_BATCH], 1000 * tFrom) }).out;
           return tf.mean(tf.square(tf.sub(v, tf.div(tf.sub(to, from), tTo - tFrom)))).dataSync()[0]!;
         });
-        const got = termLoss(inst, 0, 0, step, batch);
+        const got = lossAt(inst, 0, 0, step, batch);
         expect(got).toBeGreaterThan(0);
         expect(Math.abs(got - expected)).toBeLessThan(1e-6 * Math.max(1, expected));
       }
@@ -152,9 +94,9 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
     const data = trajectorySource(times);
     // Generator phase alone: the heads (and the teacher) stay, the student moves.
     const genOnly = instantiateRecipe(accVideo, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
-    const heads0 = snapshot(genOnly.networks.discriminator!);
-    const student0 = snapshot(genOnly.networks.generator!);
-    const teacher0 = snapshot(teacher.backbone.net);
+    const heads0 = weights(genOnly.networks.discriminator!);
+    const student0 = weights(genOnly.networks.generator!);
+    const teacher0 = weights(teacher.backbone.net);
     await startRun({ seed: 1, steps: 1, roles: genOnly.networks, phases: [genOnly.phases[0]!], data: data.source }).result;
     expect(changed(heads0, genOnly.networks.discriminator!)).toBe(false);
     expect(changed(student0, genOnly.networks.generator!)).toBe(true);
@@ -163,7 +105,7 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
 
     // Both phases, step 0 (k = m - 1 = 4): only head 4 moves.
     const inst = instantiateRecipe(accVideo, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
-    const heads = snapshot(inst.networks.discriminator!);
+    const heads = weights(inst.networks.discriminator!);
     const tensors = tf.memory().numTensors;
     await startRun({ seed: 1, steps: 1, roles: inst.networks, phases: inst.phases, data: data.source }).result;
     expect(tf.memory().numTensors).toBe(tensors); // no leaked tensor (the queues are updated in place)
@@ -202,13 +144,7 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
     expect(Object.keys(fills).sort()).toEqual(['0', '1', '2', '3', '4', '5']);
     expect([0, 1, 2, 3, 4, 5].map((k) => fills[k])).toEqual([0, 0, 0, TINY_BATCH, 0, 0]);
     const resumed = await distill({ ...base, steps: 4, outDir: out, checkpoint: { every: 2 } });
-    expect(resumed.summaries[0]!.resumedFrom).not.toBeNull();
-    let moved = 0;
-    for (const [n, v] of straight.student.variables()) {
-      expect(Array.from(resumed.student.variable(n).dataSync())).toEqual(Array.from(v.dataSync()));
-      moved = Math.max(moved, tf.max(tf.abs(tf.sub(v, teacher.backbone.net.variable(n)))).dataSync()[0]!);
-    }
-    expect(moved).toBeGreaterThan(0);
+    expectResumedBitExact(straight, resumed, teacher.backbone.net);
     // Control: the same 4 steps with the queues emptied after step 2 (as a resume that lost them) differ.
     const clearAt2 = definePlugin({
       name: 'clear-queues',
@@ -231,7 +167,7 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
     const data = trajectorySource(accVideoTrajectoryTimes());
     const batch = await firstBatch(data.source);
     const inst = instantiateRecipe(accVideo, { teacher, preset: 'tiny', options: { lr: 3e-3 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 2 });
-    const mean = () => [0, 1, 2, 3, 4].reduce((s, step) => s + termLoss(inst, 0, 0, step, batch), 0) / 5;
+    const mean = () => [0, 1, 2, 3, 4].reduce((s, step) => s + lossAt(inst, 0, 0, step, batch), 0) / 5;
     const before = mean();
     const p = inst.phases[0]!;
     await startRun({ seed: 2, steps: 20, roles: inst.networks, phases: [{ ...p, losses: [p.losses[0]!] }], data: data.source }).result;
@@ -249,7 +185,7 @@ describe('recipe:accvideo (AccVideo Algorithm 1, Eq. 6-8)', () => {
     // A seed whose first random segment is k <= 2: Q_{k+1} is empty at step 0.
     const seed = [1, 2, 3, 4, 5, 6, 7, 8].find((s) => accVideoSegment({ step: 0, seed: s } as unknown as RecipeContext, times, 'random').k <= 2)!;
     const k = accVideoSegment({ step: 0, seed } as unknown as RecipeContext, times, 'random').k;
-    const batch = (await data.source.next(INITIAL_CURSOR, seed)).tensors;
+    const batch = await firstBatch(data.source, seed);
     const inst = instantiateRecipe(accVideo, { teacher, preset: 'tiny', options: { segmentOrder: 'random' }, sampleShape: shape, batchSize: TINY_BATCH, seed });
     await startRun({ seed, steps: 1, roles: inst.networks, phases: [inst.phases[0]!], data: data.source }).result;
     const queues = inst.roles.get('latentQueues')!.api as LatentQueues;

@@ -1,64 +1,20 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StepRandom, flowMatchingSchedule, seededRng, startRun, vpDiscreteSchedule, type Network, type TrainingConfig, type TrainingContext } from '@fewstep/core';
-import { perturbZeroInitialised } from '@fewstep/backbones';
+import { ConfigError, flowMatchingSchedule, seededRng, startRun, vpDiscreteSchedule } from '@fewstep/core';
 import { odePairRegressionLoss, type OdePairRegressionInputs } from '@fewstep/loss-consistency';
+import { changed, liveTeacher, maxAbsDiff, movedRoles, snapshot, stepContext, stepLosses, weights } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, odePairSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import type { DiffusionModel } from '../runtime/diffusion-model.js';
 import { instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
-import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
+import type { RecipeContext } from '../runtime/recipe-context.js';
 import { pixelDiscriminator } from './adm-discriminator.js';
 import { adp, adpDiscriminatorTimes, adpGeneratorTimesteps, adpRecipe, type AdpDiscriminatorApi, type AdpOptions } from './adp.recipe.js';
 
 const shape = tinyMixture().shape;
 
-/** The tiny teacher with its zero-initialised layers perturbed (a non-trivial velocity field). */
-function liveTeacher(options: { schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
-  const teacher = tinyTeacher(options);
-  perturbZeroInitialised(teacher.backbone.net, 1, 0.2);
-  return teacher;
-}
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
-
-function snapshot(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function changed(net: Network, before: Map<string, Float32Array>): boolean {
-  return [...net.variables()].some(([n, v]) => v.dataSync().some((x, i) => x !== before.get(n)![i]));
-}
-
-async function stepLosses(config: TrainingConfig): Promise<Record<string, number>[]> {
-  const run = startRun(config);
-  const out: Record<string, number>[] = [];
-  run.events$.subscribe((e) => {
-    if (e.type === 'step/completed') out.push({ ...e.payload.losses });
-  });
-  await run.result;
-  return out;
-}
-
-/** A recipe context for phase `phase` at `step`, as the trainer builds it. */
+/** A recipe context for phase `phase` at `step` (run seed 5), as the trainer builds it. */
 function contextFor(inst: InstantiatedRecipe<AdpOptions>, teacher: DiffusionModel, step: number, phase: string, batch: tf.NamedTensorMap): RecipeContext<AdpOptions> {
-  const make = recipeContextFactory({ options: inst.options, teacher, sampleShape: shape, batchSize: TINY_BATCH, roles: inst.roles, student: inst.student, studentRole: 'generator' });
-  const random = new StepRandom(5, step, phase);
-  const ctx: TrainingContext = {
-    step,
-    phase,
-    role: phase,
-    seed: 5,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch,
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-  return make(ctx);
+  return stepContext(inst, teacher, { phase, step, seed: 5, batch }).rc;
 }
 
 /** A constructed ODE pair `{ noise, x0 }` of `TINY_BATCH` samples. */
@@ -197,17 +153,16 @@ describe('recipe:adp (ADM paper Eq. 9-10)', () => {
 
   it('each phase trains only its own role, and the teacher stays frozen', async () => {
     const teacher = liveTeacher();
-    const teacherBefore = snapshot(teacher.backbone.net);
+    const teacherBefore = weights(teacher.backbone.net);
     const pairs = odePairSource();
     for (const index of [0, 1]) {
       const inst = instantiateRecipe(adp, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
-      const before = Object.fromEntries(Object.entries(inst.networks).map(([r, n]) => [r, snapshot(n)]));
+      const before = snapshot(inst.networks);
       await startRun({ seed: 2, steps: 1, roles: inst.networks, phases: [inst.phases[index]!], data: pairs.source, resume: 'never' }).result;
-      const moved = Object.entries(inst.networks).filter(([r, n]) => changed(n, before[r]!)).map(([r]) => r);
-      expect(moved).toEqual([inst.phases[index]!.role]);
+      expect(movedRoles(before, inst.networks)).toEqual([inst.phases[index]!.role]);
       inst.dispose();
     }
-    expect(changed(teacher.backbone.net, teacherBefore)).toBe(false);
+    expect(changed(teacherBefore, teacher.backbone.net)).toBe(false);
     pairs.dispose();
     teacher.backbone.net.dispose();
   }, 30_000);

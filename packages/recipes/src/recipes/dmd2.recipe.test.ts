@@ -1,19 +1,15 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, predictX0Eps } from '@fewstep/core';
+import { predictX0Eps } from '@fewstep/core';
 import { dmdLoss } from '@fewstep/loss-sdm';
 import { instantiateRecipe } from '../runtime/distill.js';
-import type { DiffusionModel } from '../runtime/diffusion-model.js';
-import { perturbWeights, stepContext, trace } from '../testing/recipe-harness.test-util.js';
+import { expectConfigErrors, perturbWeights, stepContext, trace } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import { NEVER, type DenoisingDiscriminator } from './denoising-gan.js';
 import { dmd2, dmdInputs, type Dmd2Options } from './dmd2.recipe.js';
 
 const shape = tinyMixture().shape;
 const ROLES = ['generator', 'fakeScore', 'discriminator'] as const;
-
-/** Runs `steps` steps of the tiny preset: how far each role moved per step, the losses, how far the teacher moved. */
-const traceDmd2 = (teacher: DiffusionModel, options: Record<string, unknown>, steps: number) => trace({ recipe: dmd2, teacher, roles: ROLES, options, steps });
 
 describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
   beforeAll(async () => {
@@ -22,8 +18,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
 
   it('validates options: a bad value is a ConfigError naming the field', () => {
     const teacher = tinyTeacher();
-    const common = { teacher, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 };
-    const bad: [Record<string, unknown>, RegExp][] = [
+    expectConfigErrors(dmd2, teacher, [
       [{ ttur: 0 }, /options\.ttur/],
       [{ lambdaGan: -1 }, /options\.lambdaGan/],
       [{ dmdTMin: 0.9, dmdTMax: 0.5 }, /options\.dmdTMax/],
@@ -31,11 +26,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
       [{ discHead: 'mlp' }, /options\.discHead/],
       [{ discTaps: ['nope'] }, /discTaps.*nope.*block\.0, block\.1/s],
       [{ lambdaGn: 1 }, /known options: .*lambdaGan/s],
-    ];
-    for (const [options, field] of bad) {
-      expect(() => instantiateRecipe(dmd2, { ...common, options })).toThrow(ConfigError);
-      expect(() => instantiateRecipe(dmd2, { ...common, options })).toThrow(field);
-    }
+    ]);
     teacher.backbone.net.dispose();
   });
 
@@ -70,7 +61,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
 
   it('trains exactly the phase roles each step (generator every ttur steps), with finite losses and a frozen teacher', async () => {
     const teacher = tinyTeacher();
-    const { moved, losses, teacherMoved } = await traceDmd2(teacher, { ttur: 2 }, 3);
+    const { moved, losses, teacherMoved } = await trace({ recipe: dmd2, teacher, roles: ROLES, options: { ttur: 2 }, steps: 3 });
     expect(teacherMoved).toBe(0);
     // Step 0 and 2: generator, fake score and D; step 1: fake score and D only.
     expect(moved[0]!.generator).toBeGreaterThan(0);
@@ -88,7 +79,7 @@ describe('recipe:dmd2 (DMD + denoising GAN, backward simulation, TTUR)', () => {
 
   it('DMD alone (lambdaGan = 0): fake score == teacher gives a zero DMD gradient (generator unchanged), a trained fake score moves it; D never trains', async () => {
     const teacher = tinyTeacher();
-    const { moved, losses } = await traceDmd2(teacher, { lambdaGan: 0, ttur: 2 }, 3);
+    const { moved, losses } = await trace({ recipe: dmd2, teacher, roles: ROLES, options: { lambdaGan: 0, ttur: 2 }, steps: 3 });
     // Step 0 runs the generator first, while f_psi is still an exact copy of F_phi: grad = 0.
     expect(losses[0]!['generator/sdm:dmd']).toBe(0);
     expect(moved[0]!.generator).toBe(0);

@@ -1,34 +1,17 @@
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, type Network } from '@fewstep/core';
-import { perturbZeroInitialised } from '@fewstep/backbones';
-import { TINY_BATCH, odePairSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { ConfigError } from '@fewstep/core';
+import { liveTeacher, maxDelta, tempDirs, weights, type Weights } from '../testing/recipe-harness.test-util.js';
+import { TINY_BATCH, odePairSource, tinyMixture } from '../testing/tiny-world.test-util.js';
 import { distill, stageSteps } from '../runtime/distill.js';
 import { adp, adpOptions } from './adp.recipe.js';
 import { admOptions } from './adm.recipe.js';
 import { dmdx, dmdxRecipe } from './dmdx.recipe.js';
 
 const shape = tinyMixture().shape;
-const dirs: string[] = [];
-const tmp = (): string => {
-  const d = mkdtempSync(join(tmpdir(), 'fewstep-dmdx-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-
-function weights(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function maxDiff(a: Map<string, Float32Array>, b: Map<string, Float32Array>): number {
-  let m = 0;
-  for (const [n, v] of a) v.forEach((x, i) => (m = Math.max(m, Math.abs(x - b.get(n)![i]!))));
-  return m;
-}
+const tmp = tempDirs('fewstep-dmdx-');
 
 describe('recipe:dmdx (ADP then ADM)', () => {
   beforeAll(async () => {
@@ -52,8 +35,7 @@ describe('recipe:dmdx (ADP then ADM)', () => {
   });
 
   it('distills in two stages: stage directories, the student enters ADM as ADP left it, options split by stage', async () => {
-    const teacher = tinyTeacher();
-    perturbZeroInitialised(teacher.backbone.net, 1, 0.2);
+    const teacher = liveTeacher();
     const pairs = odePairSource();
     const common = { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 3, data: { 'ode-pairs': pairs.source } } as const;
 
@@ -62,7 +44,7 @@ describe('recipe:dmdx (ADP then ADM)', () => {
     stage1.student.dispose();
 
     const out = tmp();
-    const entering: Map<string, Float32Array>[] = [];
+    const entering: Weights[] = [];
     const result = await distill({
       ...common,
       recipe: dmdx,
@@ -87,9 +69,9 @@ describe('recipe:dmdx (ADP then ADM)', () => {
     expect(result.summaries.map((s) => s.lastCheckpoint?.startsWith(join(out, `stage-${s === result.summaries[0] ? '1-adp' : '2-adm'}`)))).toEqual([true, true]);
     // Stage 1 starts from the teacher; stage 2 from exactly what stage 1 produced (= a lone ADP run).
     const teacherWeights = weights(teacher.backbone.net);
-    expect(maxDiff(entering[0]!, teacherWeights)).toBe(0);
-    expect(maxDiff(entering[1]!, adpResult)).toBe(0);
-    expect(maxDiff(adpResult, teacherWeights)).toBeGreaterThan(0);
+    expect(maxDelta(entering[0]!, teacherWeights)).toBe(0);
+    expect(maxDelta(entering[1]!, adpResult)).toBe(0);
+    expect(maxDelta(adpResult, teacherWeights)).toBeGreaterThan(0);
     // Options: `steps` reaches both stages; `lambda1` only ADP; `ttur` only ADM; each stage's own tiny preset.
     expect(result.options.map((o) => o.steps)).toEqual([2, 2]);
     expect(result.options[0]!.lambda1).toBe(0.5);
@@ -99,7 +81,7 @@ describe('recipe:dmdx (ADP then ADM)', () => {
     expect(result.options.map((o) => o.lrGenerator)).toEqual([2e-4, 5e-5]);
     expect(result.spec).toEqual({ parameterization: 'x0', sampler: 'multistep', steps: 2 });
     const final = weights(result.student);
-    expect(maxDiff(final, adpResult)).toBeGreaterThan(0);
+    expect(maxDelta(final, adpResult)).toBeGreaterThan(0);
     result.student.dispose();
     pairs.dispose();
     teacher.backbone.net.dispose();

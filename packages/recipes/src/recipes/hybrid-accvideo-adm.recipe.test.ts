@@ -1,46 +1,13 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { INITIAL_CURSOR, StepRandom, startRun, valueAndGrads, type Network, type TrainingContext } from '@fewstep/core';
+import { startRun, valueAndGrads } from '@fewstep/core';
+import { computeTerm, firstBatch, movedRoles, snapshot, termLoss, trainingContext } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, tinyMixture, tinyTeacher, trajectorySource } from '../testing/tiny-world.test-util.js';
-import { instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
+import { instantiateRecipe } from '../runtime/distill.js';
 import { accVideo, accVideoStudent, accVideoTrajectoryTimes } from './accvideo.recipe.js';
 import { accVideoAdm } from './hybrid-accvideo-adm.recipe.js';
 
 const shape = tinyMixture().shape;
-
-function phaseContext(inst: InstantiatedRecipe, phaseIndex: number, step: number, batch: tf.NamedTensorMap, seed = 1): TrainingContext {
-  const p = inst.phases[phaseIndex]!;
-  const random = new StepRandom(seed, step, p.name!);
-  return {
-    step,
-    phase: p.name!,
-    role: p.role,
-    seed,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch,
-    batchId: null,
-    rng: (s) => random.rng(s),
-    randomNormal: (sh, s, std) => random.normal(sh, s, std),
-    randomUniform: (sh, s, lo, hi) => random.uniform(sh, s, lo, hi),
-  };
-}
-
-function compute(inst: InstantiatedRecipe, phaseIndex: number, term: number, ctx: TrainingContext) {
-  const [def, opts] = inst.phases[phaseIndex]!.losses[term]!;
-  return def.compute(ctx, { ...(def.defaults as object), ...(opts ?? {}) });
-}
-
-function snapshot(nets: Readonly<Record<string, Network>>): Record<string, Float32Array[]> {
-  return Object.fromEntries(Object.entries(nets).map(([r, n]) => [r, [...n.variables().values()].map((v) => v.dataSync().slice() as Float32Array)]));
-}
-
-function movedRoles(before: Record<string, Float32Array[]>, nets: Readonly<Record<string, Network>>): string[] {
-  return Object.entries(nets)
-    .filter(([r, n]) => [...n.variables().values()].some((v, i) => v.dataSync().some((x, j) => x !== before[r]![i]![j])))
-    .map(([r]) => r)
-    .sort();
-}
 
 describe('recipe:accvideo-adm (AccVideo Eq. 6 + ADM Eq. 7-8, composed in code)', () => {
   beforeAll(async () => {
@@ -74,12 +41,12 @@ describe('recipe:accvideo-adm (AccVideo Eq. 6 + ADM Eq. 7-8, composed in code)',
   it('its trajectory term is AccVideo\'s (same value on every segment)', async () => {
     const teacher = tinyTeacher();
     const data = trajectorySource(accVideoTrajectoryTimes());
-    const batch = (await data.source.next(INITIAL_CURSOR, 0)).tensors;
+    const batch = await firstBatch(data.source);
     const hybrid = instantiateRecipe(accVideoAdm, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     const acc = instantiateRecipe(accVideo, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     for (let step = 0; step < 5; step++) {
-      const a = tf.tidy(() => compute(hybrid, 1, 0, phaseContext(hybrid, 1, step, batch)).loss.dataSync()[0]!);
-      const b = tf.tidy(() => compute(acc, 0, 0, phaseContext(acc, 0, step, batch)).loss.dataSync()[0]!);
+      const a = termLoss(hybrid, 1, 0, trainingContext(hybrid, { phase: 1, step, batch }));
+      const b = termLoss(acc, 0, 0, trainingContext(acc, { phase: 0, step, batch }));
       expect(a).toBeGreaterThan(0);
       expect(a).toBe(b);
     }
@@ -93,14 +60,14 @@ describe('recipe:accvideo-adm (AccVideo Eq. 6 + ADM Eq. 7-8, composed in code)',
   it('ADM at initialization: fake score = teacher, so D sees identical steps (L_D >= 2, equal probs); L_G reaches the generator', async () => {
     const teacher = tinyTeacher();
     const data = trajectorySource(accVideoTrajectoryTimes());
-    const batch = (await data.source.next(INITIAL_CURSOR, 0)).tensors;
+    const batch = await firstBatch(data.source);
     const inst = instantiateRecipe(accVideoAdm, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     tf.tidy(() => {
-      const out = compute(inst, 2, 0, phaseContext(inst, 2, 0, batch));
+      const out = computeTerm(inst, 2, 0, trainingContext(inst, { phase: 2, step: 0, batch }));
       expect(out.loss.dataSync()[0]).toBeGreaterThanOrEqual(2 - 1e-6);
       expect(out.metrics!.dRealProb!.dataSync()[0]).toBeCloseTo(out.metrics!.dFakeProb!.dataSync()[0]!, 6);
     });
-    const { value, grads } = valueAndGrads(inst.networks.generator!, () => compute(inst, 1, 1, phaseContext(inst, 1, 0, batch)).loss);
+    const { value, grads } = valueAndGrads(inst.networks.generator!, () => computeTerm(inst, 1, 1, trainingContext(inst, { phase: 1, step: 0, batch })).loss);
     expect(Number.isFinite(value.dataSync()[0])).toBe(true);
     expect(grads.size).toBeGreaterThan(0);
     expect([...grads.values()].some((g) => tf.max(tf.abs(g)).dataSync()[0]! > 0)).toBe(true);

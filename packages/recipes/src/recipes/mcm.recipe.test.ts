@@ -1,7 +1,8 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, StepRandom, flowMatchingSchedule, randomNormal, seededRng, train, type Network, type TrainingContext } from '@fewstep/core';
+import { ConfigError, flowMatchingSchedule, randomNormal, seededRng, train, type Network } from '@fewstep/core';
 import { VideoDiT } from '@fewstep/backbones';
+import { changedVariables, computeTerm, snapshot, trainingContext, weights } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, realSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import { instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
 import type { BackboneLike, DiffusionModel } from '../runtime/diffusion-model.js';
@@ -30,29 +31,14 @@ function build(teacher: DiffusionModel, options: Partial<McmOptions> = {}): Inst
   return instantiateRecipe(mcm, { teacher, preset: 'tiny', options, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
 }
 
-/** Runs one phase's term outside the trainer, recording the random streams it draws. */
+/** Runs one phase's term outside the trainer (run seed 7), recording the random streams it draws. */
 function runTerm(inst: InstantiatedRecipe<McmOptions>, phaseName: string, batch: tf.NamedTensorMap, step = 0): { loss: number; metrics: Record<string, number>; drawn: string[] } {
-  const p = inst.phases.find((x) => x.name === phaseName)!;
-  const [def, opts] = p.losses[0]!;
   const drawn = new Set<string>();
-  const random = new StepRandom(7, step, phaseName);
-  const ctx: TrainingContext = {
-    step,
-    phase: phaseName,
-    role: p.role,
-    seed: 7,
-    networks: inst.networks,
-    network: (r) => inst.networks[r]!,
-    batch,
-    batchId: null,
-    rng: (s) => (drawn.add(s), random.rng(s)),
-    randomNormal: (sh, s, std) => (drawn.add(s), random.normal(sh, s, std)),
-    randomUniform: (sh, s, lo, hi) => (drawn.add(s), random.uniform(sh, s, lo, hi)),
-  };
+  const ctx = trainingContext(inst, { phase: phaseName, step, batch, seed: 7, onDraw: (s) => drawn.add(s) });
   let loss = NaN;
   const metrics: Record<string, number> = {};
   tf.tidy(() => {
-    const out = def.compute(ctx, { ...(def.defaults as object), ...opts });
+    const out = computeTerm(inst, phaseName, 0, ctx);
     loss = out.loss.dataSync()[0]!;
     for (const [k, v] of Object.entries(out.metrics ?? {})) metrics[k] = v.dataSync()[0]!;
   });
@@ -61,18 +47,6 @@ function runTerm(inst: InstantiatedRecipe<McmOptions>, phaseName: string, batch:
 
 function realBatch(seed = 11): { x0: tf.Tensor } {
   return { x0: tinyMixture().sample(TINY_BATCH, seededRng(seed)).x0 };
-}
-
-function snapshot(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function changed(before: Map<string, Float32Array>, net: Network): string[] {
-  return [...net.variables()].filter(([n, v]) => {
-    const a = before.get(n)!;
-    const b = v.dataSync();
-    return a.some((x, i) => x !== b[i]);
-  }).map(([n]) => n);
 }
 
 describe('recipe:mcm (MCM Eq. 3-9 on a tiny flow-matching video DiT)', () => {
@@ -245,10 +219,10 @@ describe('recipe:mcm (MCM Eq. 3-9 on a tiny flow-matching video DiT)', () => {
     const inst = build(teacher);
     const d = inst.roles.get('discriminator')!.api as McmDiscriminator;
     const nets: Record<string, Network> = { ...inst.networks, critic: d.source.net!, teacher: teacher.backbone.net };
-    const before = Object.fromEntries(Object.entries(nets).map(([k, n]) => [k, snapshot(n)]));
+    const before = snapshot(nets);
     await train({ seed: 2, steps: 2, roles: inst.networks, phases: [inst.phases[1]!], ema: inst.ema, data: realSource() });
-    for (const k of ['generator', 'generatorEma', 'critic', 'teacher']) expect(changed(before[k]!, nets[k]!)).toEqual([]);
-    const moved = changed(before.discriminator!, d.net);
+    for (const k of ['generator', 'generatorEma', 'critic', 'teacher']) expect(changedVariables(before.get(k)!, nets[k]!)).toEqual([]);
+    const moved = changedVariables(before.get('discriminator')!, d.net);
     expect(moved.length).toBeGreaterThan(0);
     expect(moved.every((n) => n.startsWith('head'))).toBe(true);
     inst.dispose();
@@ -261,13 +235,13 @@ describe('recipe:mcm (MCM Eq. 3-9 on a tiny flow-matching video DiT)', () => {
     const g = inst.networks.generator!;
     const ema = inst.networks.generatorEma!;
     const w0 = g.variable('motionHead.w1').dataSync().slice();
-    const dBefore = snapshot(inst.networks.discriminator!);
+    const dBefore = weights(inst.networks.discriminator!);
     await train({ seed: 2, steps: 1, roles: inst.networks, phases: [inst.phases[0]!], ema: inst.ema, data: realSource() });
     const w1 = g.variable('motionHead.w1').dataSync();
     const e1 = ema.variable('motionHead.w1').dataSync();
     expect(Math.max(...w1.map((v, i) => Math.abs(v - w0[i]!)))).toBeGreaterThan(0);
     for (let i = 0; i < w1.length; i++) expect(e1[i]).toBeCloseTo(0.9 * w0[i]! + 0.1 * w1[i]!, 6);
-    expect(changed(dBefore, inst.networks.discriminator!)).toEqual([]);
+    expect(changedVariables(dBefore, inst.networks.discriminator!)).toEqual([]);
     inst.dispose();
     teacher.backbone.net.dispose();
   }, 30_000);

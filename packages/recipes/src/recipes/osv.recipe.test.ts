@@ -1,46 +1,22 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { ConfigError, ddimSampler, kStepTimesteps, randomNormal, seededRng, startRun, type Network, type PhaseConfig } from '@fewstep/core';
-import { Dinov2Critic, perturbZeroInitialised } from '@fewstep/backbones';
+import { ConfigError, ddimSampler, kStepTimesteps, randomNormal, seededRng, startRun, type PhaseConfig } from '@fewstep/core';
+import { Dinov2Critic } from '@fewstep/backbones';
 import { teacherSolve } from '@fewstep/loss-consistency';
 import { distill, instantiateRecipe, type InstantiatedRecipe } from '../runtime/distill.js';
 import { modelDenoiser } from '../runtime/diffusion-model.js';
 import { studentSampler } from '../runtime/student.js';
-import { TINY_BATCH, realSource, tinyMixture, tinyTeacher as tinyZeroOutTeacher } from '../testing/tiny-world.test-util.js';
+import { liveTeacher, maxAbsDiff, maxDelta, recordSteps, weights } from '../testing/recipe-harness.test-util.js';
+import { TINY_BATCH, realSource, tinyMixture } from '../testing/tiny-world.test-util.js';
 import { OSV_TINY_DINOV2, latentCriticSource, type OsvFeatureSource } from './osv-discriminator.js';
 import { createOsvRecipes, osv, osvStage1, osvStage2, osvStage1Options, osvStage2Options, osvTeacherOptions, osvTeacherSolve } from './osv.recipe.js';
 
 const shape = tinyMixture().shape; // [2, 4, 4, 3]
 
-/** The tiny teacher with its zero-initialised output layers perturbed (else v is constant in x and gradients vanish upstream). */
-function tinyTeacher(options: { schedule?: 'flow' | 'vp' } = {}) {
-  const teacher = tinyZeroOutTeacher(options);
-  perturbZeroInitialised(teacher.backbone.net, 3, 0.2);
-  return teacher;
-}
-
-function snapshot(net: Network): Map<string, Float32Array> {
-  return new Map([...net.variables()].map(([n, v]) => [n, v.dataSync().slice() as Float32Array]));
-}
-
-function maxAbsDiff(a: tf.Tensor, b: tf.Tensor): number {
-  return tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0]!);
-}
-
-/** Largest change of any variable of `net` since `snap`. */
-function movedFrom(net: Network, snap: Map<string, Float32Array>): number {
-  let moved = 0;
-  for (const [n, v] of net.variables()) v.dataSync().forEach((x, k) => (moved = Math.max(moved, Math.abs(x - snap.get(n)![k]!))));
-  return moved;
-}
-
 /** Runs the given phases of an instantiated recipe on the bare trainer (no recipe setup). */
 async function train(inst: InstantiatedRecipe<any>, phases: readonly PhaseConfig[], steps: number, seed = 2): Promise<number[][]> {
   const run = startRun({ seed, steps, roles: inst.networks, phases, ema: inst.ema, data: realSource() });
-  const losses: number[][] = [];
-  run.events$.subscribe((e) => {
-    if (e.type === 'step/completed') losses.push(phases.map((p) => e.payload.phaseLosses[p.name as string] ?? NaN));
-  });
+  const losses = recordSteps(run, (p) => phases.map((ph) => p.phaseLosses[ph.name as string] ?? NaN));
   await run.result;
   return losses;
 }
@@ -54,7 +30,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
     expect(osvStage2Options.parse({}).m).toBe(5);
     expect(osvStage2Options.parse({}).numTimesteps).toBe(100);
     expect(osvStage1Options.parse({}).lr).toBe(5e-6);
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const common = { teacher, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 };
     expect(() => instantiateRecipe(osvStage2, { ...common, preset: 'tiny', options: { m: 0 } })).toThrow(ConfigError);
     expect(() => instantiateRecipe(osvStage2, { ...common, preset: 'tiny', options: { m: 10, numTimesteps: 10 } })).toThrow(/options\.m.*numTimesteps/s);
@@ -68,7 +44,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('the student is 1 step + Time-Travel Sampler (NFE 2), or plain multistep without TTS (NFE 1)', () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const spec = osvStage2.student(osvStage2Options.parse({}));
     expect(spec).toEqual({ parameterization: 'consistency', sampler: 'time-travel', steps: 1 });
     expect(osvStage1.student(osvStage1Options.parse({}))).toEqual(spec);
@@ -87,7 +63,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('m-step teacher solve: m = 5 along the 100-step grid equals teacherSolve(m = 5) and core DDIM over the same 5 steps; m = 1 differs', () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const den = modelDenoiser(teacher);
     const grid = kStepTimesteps(teacher.schedule, 100);
     expect(grid.length).toBe(100);
@@ -108,7 +84,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
     expect(maxAbsDiff(m1, ours)).toBeGreaterThan(1e-4);
 
     // VP (discrete, trailing 100-step grid 999, 989, ...): the grid walk equals teacherSolve(m = 5).
-    const vp = tinyTeacher({ schedule: 'vp' });
+    const vp = liveTeacher({ schedule: 'vp', seed: 3 });
     const vden = modelDenoiser(vp);
     const vgrid = kStepTimesteps(vp.schedule, 100);
     expect(vgrid.slice(0, 3)).toEqual([999, 989, 979]);
@@ -135,7 +111,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('LoRA: one stage-1 step trains only the adapters (base kernels bitwise unchanged) and the heads', async () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const inst = instantiateRecipe(osvStage1, { teacher, preset: 'tiny', sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     expect(Object.keys(inst.networks).sort()).toEqual(['discriminator', 'generator']);
     expect(inst.phases.map((p) => [p.name, p.role])).toEqual([
@@ -146,8 +122,8 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
     const trainable = [...gen.trainableVariables().keys()];
     expect(trainable.length).toBeGreaterThan(0);
     expect(trainable.every((n) => /\.lora_[AB]$/.test(n))).toBe(true);
-    const g0 = snapshot(gen);
-    const d0 = snapshot(inst.networks.discriminator!);
+    const g0 = weights(gen);
+    const d0 = weights(inst.networks.discriminator!);
     await train(inst, inst.phases, 1);
     let adapterMoved = 0;
     for (const [n, v] of gen.variables()) {
@@ -159,7 +135,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
       }
     }
     expect(adapterMoved).toBeGreaterThan(0);
-    expect(movedFrom(inst.networks.discriminator!, d0)).toBeGreaterThan(0);
+    expect(maxDelta(d0, weights(inst.networks.discriminator!))).toBeGreaterThan(0);
     // The exported student is the base with the LoRA delta merged.
     const s = inst.exportStudent();
     expect([...s.variables().keys()].some((n) => n.includes('lora'))).toBe(false);
@@ -174,23 +150,23 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('the discriminator phase updates only its heads (generator and frozen DINOv2 untouched) and lowers the hinge loss', async () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const critic = Dinov2Critic.create(OSV_TINY_DINOV2, { seed: 5 });
     critic.net.freeze();
-    const c0 = snapshot(critic.net);
+    const c0 = weights(critic.net);
     const { osvStage1: s1 } = createOsvRecipes({ featureSource: (env) => latentCriticSource(critic, { layers: [1, 2], size: 8, sampleShape: env.sampleShape }) });
     const inst = instantiateRecipe(s1, { teacher, preset: 'tiny', options: { lrDiscriminator: 2e-3 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     // 2 spatial 2D heads and 2 temporal 1D heads.
     const names = [...inst.networks.discriminator!.variables().keys()];
     expect(names.some((n) => n.startsWith('spatial1.'))).toBe(true);
     expect(names.some((n) => n.startsWith('temporal1.'))).toBe(true);
-    const g0 = snapshot(inst.networks.generator!);
-    const d0 = snapshot(inst.networks.discriminator!);
+    const g0 = weights(inst.networks.generator!);
+    const d0 = weights(inst.networks.discriminator!);
     const dPhase = inst.phases.filter((p) => p.role === 'discriminator');
     const losses = (await train(inst, dPhase, 8)).map((l) => l[0]!);
     for (const [n, v] of inst.networks.generator!.variables()) expect(Array.from(v.dataSync())).toEqual(Array.from(g0.get(n)!));
     for (const [n, v] of critic.net.variables()) expect(Array.from(v.dataSync())).toEqual(Array.from(c0.get(n)!));
-    expect(movedFrom(inst.networks.discriminator!, d0)).toBeGreaterThan(0);
+    expect(maxDelta(d0, weights(inst.networks.discriminator!))).toBeGreaterThan(0);
     const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
     expect(losses.every(Number.isFinite)).toBe(true);
     expect(mean(losses.slice(-3))).toBeLessThan(mean(losses.slice(0, 3)));
@@ -200,12 +176,12 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('stage 2: the EMA target moves with the decay (closed form on the adapters) and keeps the teacher base', async () => {
-    const teacher = tinyTeacher({ schedule: 'vp' });
+    const teacher = liveTeacher({ schedule: 'vp', seed: 3 });
     const inst = instantiateRecipe(osvStage2, { teacher, preset: 'tiny', options: { emaDecay: 0.5, m: 2 }, sampleShape: shape, batchSize: TINY_BATCH, seed: 1 });
     expect(Object.keys(inst.networks).sort()).toEqual(['discriminator', 'generator', 'generatorEma']);
     expect(inst.ema).toEqual([{ role: 'generatorEma', source: 'generator', decay: 0.5 }]);
     const gen = inst.networks.generator!;
-    const theta0 = snapshot(gen);
+    const theta0 = weights(gen);
     const run = startRun({ seed: 2, steps: 1, roles: inst.networks, phases: inst.phases, ema: inst.ema, data: realSource() });
     const emaNet = run.networks.generatorEma!;
     await run.result;
@@ -225,7 +201,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('under distill, the discriminator phase judges the same detached samples the generator phase drew', async () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     const critic = Dinov2Critic.create(OSV_TINY_DINOV2, { seed: 5 });
     const seen: Float32Array[] = [];
     const featureSource = (env: { sampleShape: readonly number[] }): OsvFeatureSource => {
@@ -257,7 +233,7 @@ describe('OSV recipes (tiny flow-matching DiT, tiny random DINOv2 on upsampled l
   });
 
   it('recipe:osv runs stage 1 then stage 2 on one step budget, options shared by name (m for the sweep)', async () => {
-    const teacher = tinyTeacher();
+    const teacher = liveTeacher({ seed: 3 });
     expect(osv.kind).toBe('stages');
     expect(osv.stages.map((s) => [s.recipe.name, s.fraction])).toEqual([
       ['recipe:osv-stage1', 0.3],

@@ -1,22 +1,15 @@
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, randomNormal, seededRng } from '@fewstep/core';
 import { lcm } from '../recipes/lcm.recipe.js';
+import { expectResumedBitExact, tempDirs } from '../testing/recipe-harness.test-util.js';
 import { TINY_BATCH, realSource, tinyMixture, tinyTeacher } from '../testing/tiny-world.test-util.js';
 import { distill, instantiateRecipe } from './distill.js';
 import { loadModelDirectory, saveModelDirectory } from './model-directory.js';
 import { studentSampler } from './student.js';
 
-const dirs: string[] = [];
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'fewstep-recipe-'));
-  dirs.push(d);
-  return d;
-};
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const tmp = tempDirs('fewstep-recipe-');
 
 describe('recipe runtime (LCM on a tiny flow-matching DiT)', () => {
   beforeAll(async () => {
@@ -55,13 +48,7 @@ describe('recipe runtime (LCM on a tiny flow-matching DiT)', () => {
     const half = await distill({ ...base, steps: 2, outDir: out, checkpoint: { every: 2 } });
     half.student.dispose();
     const resumed = await distill({ ...base, steps: 4, outDir: out, checkpoint: { every: 2 } });
-    expect(resumed.summaries[0]!.resumedFrom).not.toBeNull();
-    let moved = 0;
-    for (const [n, v] of straight.student.variables()) {
-      expect(Array.from(resumed.student.variable(n).dataSync())).toEqual(Array.from(v.dataSync()));
-      moved = Math.max(moved, tf.max(tf.abs(tf.sub(v, teacher.backbone.net.variable(n)))).dataSync()[0]!);
-    }
-    expect(moved).toBeGreaterThan(0);
+    expectResumedBitExact(straight, resumed, teacher.backbone.net);
 
     const dir = join(tmp(), 'student');
     await saveModelDirectory(dir, { backbone: teacher.backbone, network: straight.student, schedule: teacher.schedule, predictionType: teacher.predictionType }, { role: 'student', sampleShape: shape, student: straight.spec });

@@ -11,7 +11,8 @@
  *   {@link changed}, {@link movedRoles}; tensors: {@link maxAbsDiff};
  * - runs: {@link recordSteps} / {@link stepLosses} (per-step losses of a run), {@link trace} (how far
  *   each role moved per step under `distill`), {@link expectResumedBitExact}, {@link tempDirs},
- *   {@link firstBatch}.
+ *   {@link firstBatch};
+ * - options: {@link expectConfigErrors} (bad options are ConfigErrors naming the field).
  *
  * Tests keep their recipe specifics (roles, options, seeds, batches) and pass them in. Like every
  * `.test-util.ts` file this one is imported by tests only and does not import `@fewstep/testing`.
@@ -22,6 +23,7 @@ import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, expect } from 'vitest';
 import {
+  ConfigError,
   INITIAL_CURSOR,
   StepRandom,
   startRun,
@@ -35,14 +37,14 @@ import {
   type TrainingRun,
 } from '@fewstep/core';
 import { perturbZeroInitialised } from '@fewstep/backbones';
-import type { AnyRecipe, RecipeOptions } from '../runtime/define-recipe.js';
+import type { AnyRecipe, DistillRecipe, RecipeOptions } from '../runtime/define-recipe.js';
 import type { DiffusionModel } from '../runtime/diffusion-model.js';
-import { distill, type DistillOptions, type DistillResult, type InstantiatedRecipe } from '../runtime/distill.js';
+import { distill, instantiateRecipe, type DistillOptions, type DistillResult, type InstantiatedRecipe } from '../runtime/distill.js';
 import { recipeContextFactory, type RecipeContext } from '../runtime/recipe-context.js';
 import { TINY_BATCH, realSource, tinyMixture, tinyTeacher } from './tiny-world.test-util.js';
 
 // ---------------------------------------------------------------------------------------------
-// Teachers
+// Teachers and fake models
 
 /**
  * The tiny teacher with its zero-initialised layers (adaLN-Zero modulation, output projection)
@@ -269,6 +271,18 @@ export function expectResumedBitExact(straight: DistillResult, resumed: DistillR
   expect(resumed.summaries[0]!.resumedFrom).not.toBeNull();
   for (const [n, v] of straight.student.variables()) expect(Array.from(resumed.student.variable(n).dataSync())).toEqual(Array.from(v.dataSync()));
   expect(maxDelta(weights(straight.student), weights(teacher))).toBeGreaterThan(0);
+}
+
+/**
+ * Asserts that instantiating `recipe` on `teacher` (tiny mixture shape, batch `TINY_BATCH`) with each
+ * `[options, pattern]` of `bad` throws a `ConfigError` whose message matches `pattern` (the field).
+ */
+export function expectConfigErrors(recipe: DistillRecipe<any>, teacher: DiffusionModel, bad: readonly (readonly [Record<string, unknown>, RegExp])[]): void {
+  const common = { teacher, sampleShape: tinyMixture().shape, batchSize: TINY_BATCH, seed: 1 };
+  for (const [options, field] of bad) {
+    expect(() => instantiateRecipe(recipe, { ...common, options })).toThrow(ConfigError);
+    expect(() => instantiateRecipe(recipe, { ...common, options })).toThrow(field);
+  }
 }
 
 /** A maker of fresh temporary directories `<tmp>/<prefix>XXXXXX`, all removed after the file's tests. */
