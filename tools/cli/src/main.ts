@@ -5,6 +5,7 @@ import { inspectCommand } from './commands/inspect.js';
 import { sampleCommand } from './commands/sample.js';
 import { evalCommand } from './commands/eval.js';
 import { distillCommand } from './commands/distill.js';
+import { trainTeacherCommand } from './commands/train-teacher.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -18,6 +19,7 @@ export function buildProgram(): Command {
     })
     .showHelpAfterError();
   program.addCommand(demoCommand());
+  program.addCommand(trainTeacherCommand());
   program.addCommand(distillCommand());
   program.addCommand(sampleCommand());
   program.addCommand(evalCommand());

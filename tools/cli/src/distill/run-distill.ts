@@ -42,7 +42,7 @@ import {
   type RecipeDataKind,
   type StudentSpec,
 } from '@fewstep/recipes';
-import { mixtureSource, teacherOdePairs, teacherTrajectories, tensorSource } from '@fewstep/data';
+import { mixtureSource, shapesVideoSource, teacherOdePairs, teacherTrajectories, tensorSource } from '@fewstep/data';
 import { createTeacher, fitAnalyticTeacher, frameMarginalMixture, type TeacherBackboneName } from '../teacher/fit-analytic-teacher.js';
 
 /** Ground-truth metrics of a student at one step count. */
@@ -112,7 +112,7 @@ export function findRecipe(name: string): AnyRecipe {
 }
 
 /** Loads or fits the teacher; returns it and the mixture when the teacher is analytic. */
-export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => void): Promise<{ teacher: DiffusionModel; mixture?: GmmVideo; dir: string; dispose(): void }> {
+export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => void): Promise<{ teacher: DiffusionModel; mixture?: GmmVideo; dataSpec?: string; sampleShape?: readonly number[]; dir: string; dispose(): void }> {
   if (o.teacher.startsWith('analytic:')) {
     const mixture = gmmVideo(o.teacher.slice('analytic:'.length));
     const dir = join(resolve(o.out), 'teacher');
@@ -140,7 +140,7 @@ export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => v
   const loaded = await loadModelDirectory(o.teacher);
   const spec = o.data ?? (loaded.manifest.provenance?.['data'] as string | undefined);
   const mixture = spec?.startsWith('gmm-video:') ? gmmVideo(spec) : undefined;
-  return { teacher: loaded.model, ...(mixture ? { mixture } : {}), dir: o.teacher, dispose: loaded.dispose };
+  return { teacher: loaded.model, ...(mixture ? { mixture } : {}), ...(spec ? { dataSpec: spec } : {}), sampleShape: loaded.manifest.sampleShape, dir: o.teacher, dispose: loaded.dispose };
 }
 
 function stagesOf(recipe: AnyRecipe): DistillRecipe<any>[] {
@@ -201,7 +201,7 @@ async function buildModels(recipe: AnyRecipe, o: RunDistillOptions, teacher: Dif
 }
 
 /** Builds the data sources the recipe's stages read. */
-async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
+async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, dataSpec: string | undefined, teacherShape: readonly number[] | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
   const kinds = new Set(stagesOf(recipe).map((s) => s.data));
   const data: Partial<Record<RecipeDataKind, DataSource>> = {};
   const owned: tf.Tensor[] = [];
@@ -211,10 +211,11 @@ async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string
   const solverSteps = o.dataset?.solverSteps ?? 50;
   const shape = mixture?.shape ?? undefined;
   if (kinds.has('real')) {
-    if (!mixture) throw new ConfigError('--data', o.data, "a 'gmm-video:...' spec", `${recipe.name} trains on real data: pass --data SPEC (or use an analytic:SPEC teacher)`);
-    data.real = mixtureSource(mixture, batchSize);
+    if (mixture) data.real = mixtureSource(mixture, batchSize);
+    else if (dataSpec?.startsWith('shapes-video')) data.real = shapesVideoSource(dataSpec, { batchSize });
+    else throw new ConfigError('--data', o.data, "a 'gmm-video:...' or 'shapes-video:...' spec", `${recipe.name} trains on real data: pass --data SPEC (or use an analytic:SPEC teacher)`);
   }
-  const sampleShape = shape ?? (teacher as unknown as { sampleShape?: number[] }).sampleShape;
+  const sampleShape = shape ?? teacherShape;
   if (kinds.has('trajectories')) {
     const index = stagesOf(recipe).findIndex((s) => s.data === 'trajectories');
     const keep = trajectoryTimes(stageOptions[index]!);
@@ -290,9 +291,9 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   }
   const batchSize = o.batchSize ?? 16;
   const t = await resolveTeacher(o, log);
-  const sampleShape = t.mixture?.shape;
+  const sampleShape = t.mixture?.shape ?? t.sampleShape;
   if (!sampleShape) throw new ConfigError('--data', o.data, "a 'gmm-video:...' spec giving the sample shape");
-  const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, batchSize, log);
+  const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, t.dataSpec ?? o.data, t.sampleShape, batchSize, log);
   const aux = await buildModels(recipe, o, t.teacher, t.mixture, log);
   try {
     log(`distill: ${recipe.name} for ${o.steps} steps (batch ${batchSize}${o.preset ? `, preset ${o.preset}` : ''})`);
