@@ -84,8 +84,8 @@ describe('fewstep CLI', () => {
         'teacher (video DiT) / DDIM 25 / 25',
         'teacher (video DiT) / DDIM 4 / 4',
         'teacher (video DiT) / DDIM 1 / 1',
-        'student (accvideo) / 4 steps / 4',
-        'student (accvideo) / 1 step / 1',
+        'student (lcm) / 4 steps / 4',
+        'student (lcm) / 1 step / 1',
       ]);
       // The shipped teacher covers every mode at 25 steps; one DDIM step collapses to the mean.
       expect(out.rows[0].modeCoverage).toBeGreaterThanOrEqual(0.9);

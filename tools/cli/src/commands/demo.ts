@@ -11,8 +11,8 @@ export const DEMO_SPEC = 'gmm-video:modes=16,frames=4,size=4,channels=3,std=0.25
 
 /** What `fewstep demo` runs by default and with `--quick`. */
 export const DEMO_SETTINGS = {
-  full: { recipe: 'accvideo', steps: 500, n: 512, trajectories: 1024 },
-  quick: { recipe: 'accvideo', steps: 120, n: 256, trajectories: 256 },
+  full: { recipe: 'lcm', steps: 600, n: 512, trajectories: 1024 },
+  quick: { recipe: 'lcm', steps: 150, n: 256, trajectories: 256 },
 } as const;
 
 interface Row {
@@ -35,10 +35,10 @@ interface Row {
  */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('distill the shipped teacher with a default recipe and write report.html (about 5 minutes on 2 cores; --quick: about 2)')
+    .description('distill the shipped teacher with a default recipe and write report.html (about 3 minutes on 2 cores; --quick: under 1)')
     .option('--out <dir>', 'output directory', 'fewstep-demo')
     .option('--quick', 'a smaller, faster run')
-    .option('--recipe <name>', 'the recipe to distill with (default: accvideo)')
+    .option('--recipe <name>', 'the recipe to distill with (default: lcm, the one that meets every 4-step target in docs/RESULTS.md; try accvideo, osv, dmd2, ...)')
     .option('--fit-teacher', 'fit the teacher to the exact denoiser on the spot instead of loading the shipped one (about 7 more minutes)')
     .option('--json', 'print one JSON object (the metrics table and paths)')
     .addOption(new Option('--steps <n>', 'override the distillation steps').argParser(intOption('--steps', 1)).hideHelp())
