@@ -6,6 +6,7 @@ import { sampleCommand } from './commands/sample.js';
 import { evalCommand } from './commands/eval.js';
 import { distillCommand } from './commands/distill.js';
 import { trainTeacherCommand } from './commands/train-teacher.js';
+import { trajectoriesCommand } from './commands/trajectories.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -22,6 +23,7 @@ export function buildProgram(): Command {
   program.addCommand(trainTeacherCommand());
   program.addCommand(distillCommand());
   program.addCommand(sampleCommand());
+  program.addCommand(trajectoriesCommand());
   program.addCommand(evalCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());

@@ -1,0 +1,59 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+const bin = join(root, 'bin/fewstep.js');
+const teacher = join(root, 'assets/demo-teacher');
+function fewstep(args: string[]) {
+  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FEWSTEP_BACKEND: 'wasm' }, timeout: 300_000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+const dirs: string[] = [];
+afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+
+describe('fewstep trajectories', () => {
+  it('shards cover every sample exactly once; a re-run skips finished chunks; a lost chunk is remade bit for bit', () => {
+    const out = mkdtempSync(join(tmpdir(), 'fewstep-traj-'));
+    dirs.push(out);
+    const args = ['trajectories', '--teacher', teacher, '--n', '10', '--steps', '6', '--keep', 'key', '--chunk', '3', '--out', out, '--json'];
+    const a = fewstep([...args, '--shard', '0/2']);
+    expect(a.code).toBe(0);
+    const sa = JSON.parse(a.stdout);
+    expect(sa).toMatchObject({ samples: [0, 5], written: 5, skipped: 0 });
+    const b = fewstep([...args, '--shard', '1/2']);
+    expect(b.code).toBe(0);
+    expect(JSON.parse(b.stdout)).toMatchObject({ samples: [5, 10], written: 5 });
+    const index = JSON.parse(readFileSync(join(out, 'index.json'), 'utf8'));
+    expect(index.samples).toBe(10);
+    expect(index.shards.map((s: { samples: number[] }) => s.samples)).toEqual([
+      [0, 5],
+      [5, 10],
+    ]);
+    const meta = JSON.parse(readFileSync(join(out, 'shard-00000-of-00002.json'), 'utf8'));
+    expect(meta).toMatchObject({ keep: 'key', times: [1, 0.9651, 0.913, 0.8235, 0.6363, 0], solverSteps: 6, sampleShape: [4, 4, 4, 3], guidance: null });
+    expect(meta.grid[0]).toBe(1);
+    // Re-running shard 0 writes nothing; removing one chunk remakes exactly that chunk, byte-identical.
+    const chunk = join(out, 'shard-00000-of-00002', meta.chunks[1]);
+    const before = readFileSync(chunk);
+    const mtime = statSync(join(out, 'shard-00000-of-00002', meta.chunks[0])).mtimeMs;
+    const again = fewstep([...args, '--shard', '0/2']);
+    expect(JSON.parse(again.stdout)).toMatchObject({ written: 0, skipped: 5 });
+    expect(statSync(join(out, 'shard-00000-of-00002', meta.chunks[0])).mtimeMs).toBe(mtime);
+    rmSync(chunk);
+    const redo = fewstep([...args, '--shard', '0/2']);
+    expect(JSON.parse(redo.stdout)).toMatchObject({ written: 2, skipped: 3 });
+    expect(Buffer.compare(readFileSync(chunk), before)).toBe(0);
+    const inspect = fewstep(['inspect', chunk]);
+    expect(inspect.stdout).toMatch(/trajectory.*\[2, 6, 4, 4, 4, 3\]/);
+  }, 300_000);
+
+  it('rejects a bad shard naming the allowed form', () => {
+    const r = fewstep(['trajectories', '--teacher', teacher, '--n', '4', '--shard', '3/2', '--out', join(tmpdir(), 'x')]);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/--shard.*3\/2.*0 <= I < N/s);
+  }, 60_000);
+});
