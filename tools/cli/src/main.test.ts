@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -97,6 +97,29 @@ describe('fewstep CLI', () => {
       expect(html).toContain('<polyline');
       expect(html).toMatch(/Speedup: [0-9.]+x/);
       expect(readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('every command takes --config FILE (JSON or YAML): flags win, unknown keys and bad values name the field', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fewstep-config-'));
+    try {
+      const model = 'analytic:gmm-video:modes=2,frames=1,size=2,channels=1,std=0.1,seed=1';
+      writeFileSync(join(dir, 'c.json'), JSON.stringify({ solver: 'ddim', steps: 4, n: 16 }));
+      const ok = fewstep(['sample', '--model', model, '--config', join(dir, 'c.json'), '--n', '8', '--out', join(dir, 's'), '--json']);
+      expect(ok.code).toBe(0);
+      expect(JSON.parse(ok.stdout)).toMatchObject({ steps: 4, nfe: 4, n: 8 });
+      writeFileSync(join(dir, 'c.yaml'), 'solver: ddim\nstepz: 4\n');
+      const unknown = fewstep(['sample', '--model', model, '--config', join(dir, 'c.yaml'), '--out', join(dir, 's')]);
+      expect(unknown.code).toBe(2);
+      expect(unknown.stderr).toMatch(/stepz.*options of 'sample': model, solver, schedule, spacing, steps/s);
+      writeFileSync(join(dir, 'bad.json'), JSON.stringify({ steps: 0 }));
+      const bad = fewstep(['sample', '--model', model, '--config', join(dir, 'bad.json'), '--out', join(dir, 's')]);
+      expect(bad.code).toBe(2);
+      expect(bad.stderr).toMatch(/steps.*--steps must be an integer >= 1, got '0'/s);
+      for (const cmd of ['demo', 'eval', 'inspect', 'trajectories', 'sample']) expect(fewstep([cmd, '--help']).stdout).toMatch(/--config <file>/);
+      expect(fewstep(['bench', 'engine', '--help']).stdout).toMatch(/--config <file>/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }

@@ -7,6 +7,7 @@ import { evalCommand } from './commands/eval.js';
 import { distillCommand } from './commands/distill.js';
 import { trainTeacherCommand } from './commands/train-teacher.js';
 import { trajectoriesCommand } from './commands/trajectories.js';
+import { withConfigFile } from './config-option.js';
 
 /** Builds the `fewstep` program (exported for tests). */
 export function buildProgram(): Command {
@@ -27,6 +28,7 @@ export function buildProgram(): Command {
   program.addCommand(evalCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());
+  for (const cmd of program.commands) withConfigFile(cmd);
   return program;
 }
 
