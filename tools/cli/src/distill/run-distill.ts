@@ -132,7 +132,7 @@ export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => v
       lr: fit.lr,
       seed: (o.seed ?? 0) + 1,
       outDir: join(resolve(o.out), 'teacher-fit'),
-      plugins: o.quietBar ? [] : [progressBar()],
+      plugins: [jsonlMetrics(), ...(o.quietBar ? [] : [progressBar()])],
     });
     await saveModelDirectory(dir, teacher, { role: 'teacher', sampleShape: mixture.shape, provenance: { data: mixture.toString(), fit } });
     return { teacher, mixture, dir, dispose: () => teacher.backbone.net.dispose() };
@@ -191,7 +191,7 @@ async function buildModels(recipe: AnyRecipe, o: RunDistillOptions, teacher: Dif
       const kind = teacher.backbone.kind === 'backbones:video-unet' ? 'video-unet' : 'video-dit';
       const model = createTeacher(kind, fit.preset, frames.shape, { seed: (o.seed ?? 0) + 3, schedule: teacher.schedule.time.kind === 'discrete' ? 'vp' : 'flow' });
       log(`distill: fitting ${stage.name}'s ${name} (${req.description}) to the exact frame-marginal denoiser: ${fit.steps} steps`);
-      await fitAnalyticTeacher({ teacher: model, mixture: frames, steps: fit.steps, batchSize: fit.batchSize, lr: fit.lr, seed: (o.seed ?? 0) + 3, outDir: join(dir, '..', 'frame-teacher-fit'), plugins: o.quietBar ? [] : [progressBar()] });
+      await fitAnalyticTeacher({ teacher: model, mixture: frames, steps: fit.steps, batchSize: fit.batchSize, lr: fit.lr, seed: (o.seed ?? 0) + 3, outDir: join(dir, '..', 'frame-teacher-fit'), plugins: [jsonlMetrics(), ...(o.quietBar ? [] : [progressBar()])] });
       await saveModelDirectory(dir, model, { role: 'teacher', sampleShape: frames.shape, provenance: { data: frames.toString(), fit } });
       models[name] = model;
       owned.push(() => model.backbone.net.dispose());
