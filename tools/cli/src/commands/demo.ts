@@ -35,7 +35,7 @@ interface Row {
  */
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('distill the shipped teacher with a default recipe and write report.html (about 3 minutes on 2 cores; --quick: under 1)')
+    .description('distill the shipped teacher with a default recipe and write report.html (under 2 minutes on 2 cores; --quick: under 1)')
     .option('--out <dir>', 'output directory', 'fewstep-demo')
     .option('--quick', 'a smaller, faster run')
     .option('--recipe <name>', 'the recipe to distill with (default: lcm, the one that meets every 4-step target in docs/RESULTS.md; try accvideo, osv, dmd2, ...)')
