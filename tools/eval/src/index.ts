@@ -6,3 +6,4 @@ export { encodePng } from './png.js';
 export { videoStripPng, type VideoStripOptions } from './video-strip.js';
 export { linePlotSvg, type LinePlotOptions, type LineSeries } from './svg-line-plot.js';
 export { renderHtmlReport, type ReportSection, type ReportTable } from './html-report.js';
+export { videoGridFrames, encodeGif, writeMp4, type VideoGridOptions } from './video-grid.js';

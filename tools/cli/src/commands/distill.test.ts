@@ -47,9 +47,16 @@ describe('fewstep distill', () => {
     expect(manifest).toMatchObject({ format: 'fewstep-model', role: 'student', student: { parameterization: 'consistency', sampler: 'multistep', steps: 2 }, provenance: { recipe: 'recipe:lcm' } });
 
     const samples = join(dir, 'samples');
-    const sr = fewstep(['sample', '--model', join(out, 'student'), '--n', '5', '--out', samples, '--json']);
+    const sr = fewstep(['sample', '--model', join(out, 'student'), '--n', '5', '--format', 'png,gif', '--out', samples, '--json']);
     expect(sr.code).toBe(0);
-    expect(JSON.parse(sr.stdout)).toMatchObject({ steps: 2, nfe: 2, n: 5, shape: [5, 2, 4, 4, 3], solver: 'student:multistep' });
+    const info = JSON.parse(sr.stdout);
+    expect(info).toMatchObject({ steps: 2, nfe: 2, n: 5, shape: [5, 2, 4, 4, 3], solver: 'student:multistep' });
+    expect(info.files.map((f: string) => f.slice(samples.length + 1))).toEqual(['samples.safetensors', 'samples.png', 'samples.gif']);
+    expect(readFileSync(join(samples, 'samples.gif')).subarray(0, 6).toString('latin1')).toBe('GIF89a');
+    expect(readFileSync(join(samples, 'samples.png')).subarray(1, 4).toString('latin1')).toBe('PNG');
+    const badFormat = fewstep(['sample', '--model', join(out, 'student'), '--n', '2', '--format', 'avi', '--out', samples]);
+    expect(badFormat.code).toBe(2);
+    expect(badFormat.stderr).toMatch(/--format.*avi.*png, gif, mp4/s);
 
     // A second run into the same directory without --resume is refused; with --resume it continues to 4 steps.
     const again = fewstep(['distill', '--config', config, '--steps', '4', '--out', out]);

@@ -33,8 +33,10 @@ export function sampleCommand(): Command {
     .option('--batch <b>', 'samples per batch', intOption('--batch', 1), 64)
     .option('--seed <s>', 'seed of the initial noise', intOption('--seed', 1), 1)
     .requiredOption('--out <dir>', 'output directory')
+    .option('--format <list>', 'comma-separated outputs besides samples.safetensors: png (frame strips), gif (animated grid), mp4 (needs ffmpeg)', '')
+    .option('--range <lo,hi>', 'value range mapped to 0..255 in images', '-1,1')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { model: string; solver: string; schedule: string; spacing?: string; steps?: number; n: number; batch: number; seed: number; out: string; json?: boolean }) => {
+    .action(async (opts: { model: string; solver: string; schedule: string; spacing?: string; steps?: number; n: number; batch: number; format: string; range: string; seed: number; out: string; json?: boolean }) => {
       const out = makeOutput(Boolean(opts.json));
       const core = await import('@fewstep/core');
       const engine = await core.initEngine();
@@ -114,7 +116,33 @@ export function sampleCommand(): Command {
         metadata: Object.fromEntries(Object.entries(info).map(([k, v]) => [k, JSON.stringify(v)])),
       });
       writeFileSync(join(dir, 'sample-info.json'), JSON.stringify(info, null, 2) + '\n');
+      const formats = opts.format.split(',').map((f) => f.trim()).filter(Boolean);
+      const allowedFormats = ['png', 'gif', 'mp4', 'safetensors'];
+      for (const f of formats) if (!allowedFormats.includes(f)) throw new core.ConfigError('--format', f, allowedFormats.join(', '));
+      const [lo, hi] = opts.range.split(',').map(Number) as [number, number];
+      if (!(Number.isFinite(lo) && Number.isFinite(hi) && hi > lo)) throw new core.ConfigError('--range', opts.range, "'lo,hi' with lo < hi (e.g. -1,1)");
+      const files: string[] = [join(dir, 'samples.safetensors')];
+      if (formats.some((f) => f !== 'safetensors')) {
+        const evalPkg = await import('@fewstep/eval');
+        const shown = Math.min(opts.n, 16);
+        const view = values.subarray(0, shown * D);
+        const shape5 = [shown, ...shape];
+        if (shape5.length !== 5) throw new core.ConfigError('--format', opts.format, 'images need videos [N, F, H, W, C]');
+        if (formats.includes('png')) {
+          writeFileSync(join(dir, 'samples.png'), evalPkg.videoStripPng(view, shape5, { range: [lo, hi] }));
+          files.push(join(dir, 'samples.png'));
+        }
+        const grid = evalPkg.videoGridFrames(view, shape5, { range: [lo, hi] });
+        if (formats.includes('gif')) {
+          writeFileSync(join(dir, 'samples.gif'), evalPkg.encodeGif(grid.frames, grid.width, grid.height));
+          files.push(join(dir, 'samples.gif'));
+        }
+        if (formats.includes('mp4')) {
+          if (evalPkg.writeMp4(join(dir, 'samples.mp4'), grid.frames, grid.width, grid.height)) files.push(join(dir, 'samples.mp4'));
+          else out.progress('sample: ffmpeg not found, no MP4 written (apt-get install ffmpeg)');
+        }
+      }
       out.text(`wrote ${opts.n} samples (NFE ${nfe}, ${info.msPerSample.toFixed(2)} ms/sample on ${engine.backend}) to ${join(dir, 'samples.safetensors')}`);
-      out.result({ out: dir, ...info });
+      out.result({ out: dir, files, ...info });
     });
 }
