@@ -94,6 +94,7 @@ describe('fewstep CLI', () => {
       const html = readFileSync(join(dir, 'report.html'), 'utf8');
       expect(html).toContain('<table>');
       expect(html.match(/data:image\/png;base64,/g)?.length).toBe(5);
+      expect(html.match(/data:image\/gif;base64,R0lGODlh/g)?.length).toBe(3); // teacher 25, student 4, student 1
       expect(html).toContain('<polyline');
       expect(html).toMatch(/Speedup: [0-9.]+x/);
       expect(readFileSync(join(dir, 'run', 'metrics.jsonl'), 'utf8').trim().split('\n')).toHaveLength(3);

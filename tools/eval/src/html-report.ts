@@ -7,7 +7,7 @@ export type ReportSection =
   | { kind: 'text'; title?: string; html: string }
   | { kind: 'table'; title: string; table: ReportTable; note?: string }
   | { kind: 'figure'; title: string; svg?: string; pngBase64?: string; caption?: string }
-  | { kind: 'figures'; title: string; items: Array<{ label: string; pngBase64: string }>; caption?: string };
+  | { kind: 'figures'; title: string; items: Array<{ label: string; pngBase64: string; /** @default 'image/png' (animated: 'image/gif') */ mime?: string }>; caption?: string };
 
 function esc(s: string): string {
   return s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
@@ -38,7 +38,7 @@ export function renderHtmlReport(title: string, sections: readonly ReportSection
         case 'figures':
           return (
             `<h2>${esc(s.title)}</h2><div class="grid">` +
-            s.items.map((it) => `<figure><figcaption>${esc(it.label)}</figcaption><img src="data:image/png;base64,${it.pngBase64}"></figure>`).join('') +
+            s.items.map((it) => `<figure><figcaption>${esc(it.label)}</figcaption><img src="data:${it.mime ?? 'image/png'};base64,${it.pngBase64}"></figure>`).join('') +
             `</div>${s.caption ? `<p class="note">${s.caption}</p>` : ''}`
           );
       }

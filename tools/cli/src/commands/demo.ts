@@ -65,6 +65,11 @@ export function demoCommand(): Command {
       const teacherDir = t.dir;
       const rows: Row[] = [];
       const strips: Array<{ label: string; pngBase64: string }> = [];
+      const gifs: Array<{ label: string; pngBase64: string; mime: string }> = [];
+      const gif = async (label: string, x: import('@tensorflow/tfjs-core').Tensor) => {
+        const g = evalPkg.videoGridFrames((await x.data()) as Float32Array, x.shape, { columns: 4, range: [-1.5, 1.5] });
+        gifs.push({ label, pngBase64: evalPkg.encodeGif(g.frames, g.width, g.height, 35).toString('base64'), mime: 'image/gif' });
+      };
       const strip = async (label: string, x: import('@tensorflow/tfjs-core').Tensor) => {
         strips.push({ label, pngBase64: evalPkg.videoStripPng((await x.data()) as Float32Array, x.shape, { rows: 8, range: [-1.5, 1.5] }).toString('base64') });
       };
@@ -83,6 +88,7 @@ export function demoCommand(): Command {
         if (steps !== 1) {
           const head = tf.slice(r.sample, 0, 8);
           await strip(`teacher, DDIM ${steps} steps`, head);
+          if (steps === 25) await gif('teacher, DDIM 25', head);
           head.dispose();
         }
         tf.dispose([noise, r.sample]);
@@ -113,6 +119,7 @@ export function demoCommand(): Command {
         const noise = core.randomNormal([8, ...gmm.shape], core.seededRng(99));
         const r = recipes.studentSampler(student.student!, student.model.schedule, steps).sample(recipes.modelDenoiser(student.model), noise, { rng: 7 });
         await strip(`student (${result.recipe.replace('recipe:', '')}), ${steps} step${steps > 1 ? 's' : ''}`, r.sample);
+        await gif(`student, ${steps} step${steps > 1 ? 's' : ''}`, r.sample);
         tf.dispose([noise, r.sample]);
       }
       student.dispose();
@@ -140,6 +147,7 @@ export function demoCommand(): Command {
         },
         { kind: 'table', title: 'Ground-truth metrics', table: { columns, rows: table }, note: 'coverage: modes with at least a quarter of their share; precision: samples within the 99.9% radius of a mode; TV: mode histogram vs weights; spread ratio: within-mode std / true std (1 is right); energy distance to fresh exact samples (0 is right).' },
         { kind: 'figure', title: 'Training', svg: lossSvg, caption: `Per-phase losses from ${join(run, 'metrics.jsonl')}.` },
+        { kind: 'figures', title: 'Side by side (animated: the same 8 noise seeds)', items: gifs },
         { kind: 'figures', title: 'Samples (rows: videos, columns: frames)', items: strips },
       ]);
       const reportPath = join(dir, 'report.html');
