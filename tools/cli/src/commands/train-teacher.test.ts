@@ -1,22 +1,9 @@
-import { spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { fewstep, tempDirs } from '../testing/cli.test-util.js';
 
-const bin = join(resolve(dirname(fileURLToPath(import.meta.url)), '../..'), 'bin/fewstep.js');
-function fewstep(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FEWSTEP_BACKEND: 'wasm' }, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
-const tmp = () => {
-  const d = mkdtempSync(join(tmpdir(), 'fewstep-teacher-'));
-  dirs.push(d);
-  return d;
-};
+const tmp = tempDirs('fewstep-teacher-');
 
 describe('fewstep train-teacher', () => {
   it('trains a shapes-video teacher by denoising score matching, resumes, and `distill` takes the directory', () => {

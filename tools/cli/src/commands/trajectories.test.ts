@@ -1,24 +1,15 @@
-import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CLI_ROOT, fewstep, tempDirs } from '../testing/cli.test-util.js';
 
-const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const bin = join(root, 'bin/fewstep.js');
-const teacher = join(root, 'assets/demo-teacher');
-function fewstep(args: string[]) {
-  const r = spawnSync(process.execPath, [bin, ...args], { encoding: 'utf8', env: { ...process.env, FEWSTEP_BACKEND: 'wasm' }, timeout: 300_000 });
-  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-const dirs: string[] = [];
-afterAll(() => dirs.forEach((d) => rmSync(d, { recursive: true, force: true })));
+const teacher = join(CLI_ROOT, 'assets/demo-teacher');
+const tmp = tempDirs('fewstep-traj-');
 
 describe('fewstep trajectories', () => {
   it('shards cover every sample exactly once; a re-run skips finished chunks; a lost chunk is remade bit for bit', () => {
-    const out = mkdtempSync(join(tmpdir(), 'fewstep-traj-'));
-    dirs.push(out);
+    const out = tmp();
     const args = ['trajectories', '--teacher', teacher, '--n', '10', '--steps', '6', '--keep', 'key', '--chunk', '3', '--out', out, '--json'];
     const a = fewstep([...args, '--shard', '0/2']);
     expect(a.code).toBe(0);

@@ -16,6 +16,7 @@ import {
   startRun,
   vpDiscreteSchedule,
   GaussianMixture,
+  type DataSource,
   type TrainingPlugin,
   type TrainingRun,
 } from '@fewstep/core';
@@ -75,9 +76,31 @@ export interface FitAnalyticTeacherOptions {
   onRun?: (run: TrainingRun) => void;
 }
 
-/** Regresses the teacher onto the exact denoiser with the core trainer (checkpoints, resume, events). */
-export async function fitAnalyticTeacher(o: FitAnalyticTeacherOptions): Promise<void> {
-  const exact = mixtureDenoiser(o.mixture, o.teacher.schedule, o.teacher.predictionType);
+/** What {@link regressTeacher} trains on. */
+export interface RegressTeacherOptions {
+  teacher: DiffusionModel;
+  data: DataSource;
+  /** Name of the loss term (metrics key). */
+  lossName: string;
+  /** The regression target at `x_t = alpha_t x0 + sigma_t eps` (a constant for the gradient). */
+  target: (x0: tf.Tensor, eps: tf.Tensor, xt: tf.Tensor, t: tf.Tensor) => tf.Tensor;
+  steps: number;
+  lr: number;
+  seed: number;
+  outDir?: string;
+  checkpointEvery?: number;
+  plugins?: readonly TrainingPlugin[];
+  onRun?: (run: TrainingRun) => void;
+  hashExtra: unknown;
+}
+
+/**
+ * The teacher training loop both `fitAnalyticTeacher` and `fewstep train-teacher` run on the core
+ * trainer (checkpoints, resume, events): `E || F_theta(x_t, t) - target ||^2` with t uniform over
+ * the schedule's range (discrete: integer timesteps 0..T-1), AdamW with warm-up + cosine, clipping
+ * at global norm 1.
+ */
+export async function regressTeacher(o: RegressTeacherOptions): Promise<void> {
   const model = modelDenoiser(o.teacher);
   const { schedule } = o.teacher;
   const discrete = schedule.time.kind === 'discrete';
@@ -88,21 +111,19 @@ export async function fitAnalyticTeacher(o: FitAnalyticTeacherOptions): Promise<
       seed: o.seed,
       steps: o.steps,
       roles: { teacher: net },
-      data: mixtureSource(o.mixture, o.batchSize),
+      data: o.data,
       phases: [
         {
           role: 'teacher',
           losses: [
-            lossTerm('teacher:analytic-regression', (ctx) => {
+            lossTerm(o.lossName, (ctx) => {
               const x0 = ctx.batch['x0']!;
               const b = x0.shape[0]!;
               const u = ctx.randomUniform([b], 't');
-              // t uniform over the schedule's range (discrete: integer timesteps 0..T-1).
               const t = discrete ? tf.floor(tf.mul(u, schedule.tMax + 1)) : tf.mul(u, schedule.tMax);
               const eps = ctx.randomNormal(x0.shape, 'eps');
               const xt = forwardDiffuse(schedule, x0, eps, t);
-              const target = predictAs(exact, o.teacher.predictionType, xt, t);
-              return tf.mean(tf.squaredDifference(model.predict(xt, t), target)) as tf.Scalar;
+              return tf.mean(tf.squaredDifference(model.predict(xt, t), o.target(x0, eps, xt, t))) as tf.Scalar;
             }),
           ],
           optimizer: { type: 'adamw', lr: { type: 'warmup-cosine', lr: o.lr, warmupSteps: Math.min(100, Math.floor(o.steps / 10)), totalSteps: o.steps, minLr: o.lr / 20 }, weightDecay: 0, maxGradNorm: 1 },
@@ -111,12 +132,34 @@ export async function fitAnalyticTeacher(o: FitAnalyticTeacherOptions): Promise<
       ...(o.outDir ? { outDir: o.outDir, checkpoint: { every: o.checkpointEvery ?? Math.max(1, Math.floor(o.steps / 4)), keepLast: 2 } } : {}),
       resume: 'auto',
       plugins: o.plugins ?? [],
-      hashExtra: { kind: 'fit-analytic-teacher', mixture: o.mixture.toString(), backbone: o.teacher.backbone.toConfig(), batchSize: o.batchSize, lr: o.lr },
+      hashExtra: o.hashExtra,
     });
     o.onRun?.(run);
     await run.result;
   } finally {
     net.freeze();
+  }
+}
+
+/** Regresses the teacher onto the exact denoiser (see {@link regressTeacher}). */
+export async function fitAnalyticTeacher(o: FitAnalyticTeacherOptions): Promise<void> {
+  const exact = mixtureDenoiser(o.mixture, o.teacher.schedule, o.teacher.predictionType);
+  try {
+    await regressTeacher({
+      teacher: o.teacher,
+      data: mixtureSource(o.mixture, o.batchSize),
+      lossName: 'teacher:analytic-regression',
+      target: (_x0, _eps, xt, t) => predictAs(exact, o.teacher.predictionType, xt, t),
+      steps: o.steps,
+      lr: o.lr,
+      seed: o.seed,
+      ...(o.outDir ? { outDir: o.outDir } : {}),
+      ...(o.checkpointEvery ? { checkpointEvery: o.checkpointEvery } : {}),
+      ...(o.plugins ? { plugins: o.plugins } : {}),
+      ...(o.onRun ? { onRun: o.onRun } : {}),
+      hashExtra: { kind: 'fit-analytic-teacher', mixture: o.mixture.toString(), backbone: o.teacher.backbone.toConfig(), batchSize: o.batchSize, lr: o.lr },
+    });
+  } finally {
     exact.dispose();
   }
 }

@@ -7,10 +7,10 @@
  * flow: eps - x0), t uniform over the schedule.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, alphaSigma, forwardDiffuse, fromX0Eps, gmmVideo, jsonlMetrics, lossTerm, progressBar, startRun, type TrainingPlugin, type TrainingRun } from '@fewstep/core';
-import { modelDenoiser, saveModelDirectory, type DiffusionModel } from '@fewstep/recipes';
+import { ConfigError, alphaSigma, fromX0Eps, gmmVideo, jsonlMetrics, progressBar, type TrainingPlugin, type TrainingRun } from '@fewstep/core';
+import { saveModelDirectory, type DiffusionModel } from '@fewstep/recipes';
 import { parseShapesVideoSpec, shapesVideoSource } from '@fewstep/data';
-import { createTeacher, fitAnalyticTeacher, type TeacherBackboneName } from './fit-analytic-teacher.js';
+import { createTeacher, fitAnalyticTeacher, regressTeacher, type TeacherBackboneName } from './fit-analytic-teacher.js';
 
 export interface TrainTeacherOptions {
   /** `gmm-video:...` (exact targets) or `shapes-video:...` (denoising score matching). */
@@ -63,46 +63,23 @@ export async function trainTeacher(o: TrainTeacherOptions): Promise<TrainTeacher
   return { dir: o.out, sampleShape, parameters, seconds: (performance.now() - started) / 1000 };
 }
 
-async function denoisingScoreMatching(teacher: DiffusionModel, data: ReturnType<typeof shapesVideoSource>, o: TrainTeacherOptions, checkpointEvery: number, plugins: TrainingPlugin[]): Promise<void> {
+function denoisingScoreMatching(teacher: DiffusionModel, data: ReturnType<typeof shapesVideoSource>, o: TrainTeacherOptions, checkpointEvery: number, plugins: TrainingPlugin[]): Promise<void> {
   const { schedule, predictionType } = teacher;
-  const model = modelDenoiser(teacher);
-  const discrete = schedule.time.kind === 'discrete';
-  const net = teacher.backbone.net;
-  net.unfreeze();
-  try {
-    const run = startRun({
-      seed: o.seed,
-      steps: o.steps,
-      roles: { teacher: net },
-      data,
-      phases: [
-        {
-          role: 'teacher',
-          losses: [
-            lossTerm('teacher:denoising-score-matching', (ctx) => {
-              const x0 = ctx.batch['x0']!;
-              const b = x0.shape[0]!;
-              const u = ctx.randomUniform([b], 't');
-              const t = discrete ? tf.floor(tf.mul(u, schedule.tMax + 1)) : tf.mul(u, schedule.tMax);
-              const eps = ctx.randomNormal(x0.shape, 'eps');
-              const xt = forwardDiffuse(schedule, x0, eps, t);
-              const { alpha, sigma } = alphaSigma(schedule, t);
-              const target = fromX0Eps(x0, eps, predictionType, alpha, sigma);
-              return tf.mean(tf.squaredDifference(model.predict(xt, t), target)) as tf.Scalar;
-            }),
-          ],
-          optimizer: { type: 'adamw', lr: { type: 'warmup-cosine', lr: o.lr, warmupSteps: Math.min(100, Math.floor(o.steps / 10)), totalSteps: o.steps, minLr: o.lr / 20 }, weightDecay: 0, maxGradNorm: 1 },
-        },
-      ],
-      outDir: o.out,
-      checkpoint: { every: checkpointEvery, keepLast: 2 },
-      resume: 'auto',
-      plugins,
-      hashExtra: { kind: 'train-teacher', data: o.data, backbone: teacher.backbone.toConfig(), batchSize: o.batchSize, lr: o.lr },
-    });
-    o.onRun?.(run);
-    await run.result;
-  } finally {
-    net.freeze();
-  }
+  return regressTeacher({
+    teacher,
+    data,
+    lossName: 'teacher:denoising-score-matching',
+    target: (x0, eps, _xt, t) => {
+      const { alpha, sigma } = alphaSigma(schedule, t);
+      return fromX0Eps(x0, eps, predictionType, alpha, sigma);
+    },
+    steps: o.steps,
+    lr: o.lr,
+    seed: o.seed,
+    outDir: o.out,
+    checkpointEvery,
+    plugins,
+    ...(o.onRun ? { onRun: o.onRun } : {}),
+    hashExtra: { kind: 'train-teacher', data: o.data, backbone: teacher.backbone.toConfig(), batchSize: o.batchSize, lr: o.lr },
+  });
 }
