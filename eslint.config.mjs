@@ -9,7 +9,7 @@ const noTestingInLibrary = { name: '@fewstep/testing', message: '@fewstep/testin
 export default [
   { ignores: ['**/node_modules/**', '**/dist/**', '**/.nx/**', 'examples/**/node_modules/**'] },
   {
-    files: ['**/*.ts', '**/*.mts'],
+    files: ['**/*.ts', '**/*.mts', '**/*.cts'],
     languageOptions: { parser: tseslint.parser, parserOptions: { ecmaVersion: 2022, sourceType: 'module' } },
   },
   {
@@ -48,4 +48,23 @@ export default [
   { files: ['packages/core/src/**/*.ts'], rules: { 'no-restricted-imports': ['error', { paths: [noTestingInLibrary] }] } },
   { files: ['packages/*/src/**/*.test.ts', 'tools/*/src/**/*.test.ts'], ignores: ['packages/core/**'], rules: { 'no-restricted-imports': ['error', { paths: [noTsyringe] }] } },
   { files: ['packages/core/src/**/*.test.ts'], rules: { 'no-restricted-imports': 'off' } },
+  {
+    // Out-of-tree plugins (examples/) meet fewstep the way a user does: entry points only, no private testing kit.
+    files: ['examples/*/src/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: [noTsyringe, { name: '@fewstep/testing', message: '@fewstep/testing is private to the fewstep repository: a plugin outside it cannot install it.' }],
+          patterns: [{ group: ['@fewstep/*/src', '@fewstep/*/src/*', '**/packages/*/src/*', '**/tools/*/src/*'], message: 'Import fewstep packages through their entry points (@fewstep/core, ...).' }],
+        },
+      ],
+    },
+  },
+  {
+    // The nx generator is plain CommonJS (nx 23 on Node 20 loads no TypeScript generator without swc / ts-node).
+    files: ['tools/nx-plugin/**/*.cjs'],
+    languageOptions: { sourceType: 'commonjs', globals: { require: 'readonly', module: 'writable', __dirname: 'readonly', console: 'readonly', process: 'readonly' } },
+    rules: { 'no-undef': 'error', 'no-unused-vars': 'error' },
+  },
 ];

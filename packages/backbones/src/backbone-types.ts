@@ -23,7 +23,8 @@ export interface BackboneOutput {
 /**
  * Conditioning of a denoising backbone. Text conditioning comes from a text encoder (`context` =
  * its tokens, `contextMask` its padding mask, `pooled` its pooled vector); class conditioning from
- * a class embedding (one token and the same vector pooled).
+ * a class embedding (one token and the same vector pooled); image conditioning (image-to-video)
+ * from a conditioning frame (`image` and its companions).
  */
 export interface Conditioning {
   /** Cross-attention tokens `[B, L, contextDim]`; required when the config has a `contextDim`. */
@@ -34,6 +35,18 @@ export interface Conditioning {
   pooled?: tf.Tensor;
   /** Guidance scale `w` `[B]` for guidance-embedded (distilled-CFG) students; required when `guidanceEmbedding` is on. */
   guidanceScale?: tf.Tensor;
+  /**
+   * Image-to-video: the conditioning frame `[B, H, W, C]` (a latent with x's H, W, C; noise-augmented
+   * by the caller, see `augmentConditionFrame`). Only with an `imageCondition` config; absent = the
+   * empty condition (the classifier-free-guidance unconditional branch). See `image-conditioning.ts`.
+   */
+  image?: tf.Tensor;
+  /** Augmentation noise level `sigma_aug` `[B]` of `image` (SVD's `cond_aug`), embedded like time. @default 0 */
+  imageNoiseSigma?: tf.Tensor;
+  /** `[B, F]`, 1 on the frames that carry the image in the concat path. @default frame 0 only */
+  imageMask?: tf.Tensor;
+  /** `[B]`, 1 drops the image of that sample (zero concat channels and mask, null embedding): CFG dropout. @default all 0 */
+  dropImage?: tf.Tensor;
 }
 
 /** Inputs of a denoising backbone: the noisy sample, the model time and the conditioning. */

@@ -44,6 +44,27 @@ export { VideoDiT } from './dit/video-dit.js';
 export { VIDEO_DIT_PRESETS, validateVideoDiTConfig, type VideoDiTConfig } from './dit/video-dit-config.js';
 export { patchify3d, unpatchify3d, patchGrid } from './dit/patchify-3d.js';
 
+// Image-to-video conditioning (concat channels + mask, image encoder embedding, noise augmentation).
+export {
+  IMAGE_ENCODER_PRESETS,
+  IMAGE_NOISE_EMBED_SCALE,
+  imageConditioning,
+  validateImageConditioning,
+  conditionChannelCount,
+  checkImageInputs,
+  conditionChannels,
+  firstFrameMask,
+  encodeImage,
+  imageEmbedding,
+  augmentConditionFrame,
+  sampleConditionNoiseSigma,
+  withoutImage,
+  type ImageConditioningConfig,
+  type ImageEncoderConfig,
+  type ImageEmbedMode,
+  type ImageInputs,
+} from './image-conditioning.js';
+
 // Conditioning.
 export {
   WordTokenizer,

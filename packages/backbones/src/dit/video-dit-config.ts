@@ -1,6 +1,7 @@
 import { ConfigError } from '@fewstep/core';
 import { checkBool, checkInt, checkKnownKeys, checkOptionalDim, checkPositive, checkSeed } from '../config-checks.js';
 import { ropeAxes } from '../layers/rope-3d.js';
+import { validateImageConditioning, type ImageConditioningConfig } from '../image-conditioning.js';
 
 /**
  * Config of the video diffusion transformer (CogVideoX / HunyuanVideo / Wan style): 3D patches,
@@ -33,11 +34,18 @@ export interface VideoDiTConfig {
   /** RoPE base `theta`. */
   ropeTheta: number;
   seed: number;
+  /**
+   * Image-to-video conditioning (concat channels, image embedding, noise-level embedding; see
+   * `image-conditioning.ts`). Absent or null (the default): off, and the parameter set is the
+   * unconditional one. The validated config omits the key when off.
+   * @example VideoDiT.preset('tiny', { imageCondition: imageConditioning() })
+   */
+  imageCondition?: ImageConditioningConfig | null;
 }
 
 const KEYS = [
   'inChannels', 'outChannels', 'patchSize', 'hiddenDim', 'depth', 'heads', 'mlpRatio', 'contextDim', 'pooledDim', 'freqDim',
-  'timestepScale', 'guidanceEmbedding', 'ropeTheta', 'seed',
+  'timestepScale', 'guidanceEmbedding', 'ropeTheta', 'seed', 'imageCondition',
 ] as const;
 
 /** Validates and returns a normalised copy. @throws ConfigError naming the field */
@@ -53,6 +61,8 @@ export function validateVideoDiTConfig(config: VideoDiTConfig): VideoDiTConfig {
   ropeAxes(hiddenDim / heads);
   const freqDim = checkInt(`${what}.freqDim`, config.freqDim, 2);
   if (freqDim % 2 !== 0) throw new ConfigError(`${what}.freqDim`, freqDim, 'an even integer');
+  const contextDim = checkOptionalDim(`${what}.contextDim`, config.contextDim);
+  const imageCondition = validateImageConditioning(what, config.imageCondition, { contextDim });
   return {
     inChannels: checkInt(`${what}.inChannels`, config.inChannels),
     outChannels: checkInt(`${what}.outChannels`, config.outChannels),
@@ -61,13 +71,14 @@ export function validateVideoDiTConfig(config: VideoDiTConfig): VideoDiTConfig {
     depth: checkInt(`${what}.depth`, config.depth),
     heads,
     mlpRatio: checkPositive(`${what}.mlpRatio`, config.mlpRatio),
-    contextDim: checkOptionalDim(`${what}.contextDim`, config.contextDim),
+    contextDim,
     pooledDim: checkOptionalDim(`${what}.pooledDim`, config.pooledDim),
     freqDim,
     timestepScale: checkPositive(`${what}.timestepScale`, config.timestepScale),
     guidanceEmbedding: checkBool(`${what}.guidanceEmbedding`, config.guidanceEmbedding),
     ropeTheta: checkPositive(`${what}.ropeTheta`, config.ropeTheta),
     seed: checkSeed(`${what}.seed`, config.seed),
+    ...(imageCondition === null ? {} : { imageCondition }),
   };
 }
 

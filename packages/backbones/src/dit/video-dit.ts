@@ -7,6 +7,14 @@ import { silu } from '../layers/activations.js';
 import { normalizeLastAxis } from '../layers/layer-norm.js';
 import { initLinear, linear } from '../layers/linear.js';
 import { rope3dTables, ropeAxes } from '../layers/rope-3d.js';
+import {
+  checkImageInputs,
+  conditionChannelCount,
+  conditionChannels,
+  imageEmbedding,
+  initImageConditioning,
+  withImageContext,
+} from '../image-conditioning.js';
 import { checkNetworkMatches, countParameters } from '../network-binding.js';
 import { TapRecorder } from '../taps.js';
 import type { BackboneBuildOptions } from '../unet/video-unet.js';
@@ -29,6 +37,13 @@ function initVideoDiT(net: Network, cfg: VideoDiTConfig): void {
   }
   initLinear(net.scope('ada_out'), d, 2 * d, { zero: true });
   initLinear(net.scope('proj_out'), d, pt * ph * pw * cfg.outChannels, { zero: true });
+  const image = cfg.imageCondition ?? null;
+  if (image !== null) {
+    // Image-to-video: the concat channels' own patch kernel, zero-initialised (see image-conditioning.ts).
+    const extra = conditionChannelCount(image, cfg.inChannels);
+    if (extra > 0) net.scope('patch_embed_image').param('kernel', [pt, ph, pw, extra, d], zeros());
+    initImageConditioning(net, image, { embedDim: d, contextDim: cfg.contextDim, freqDim: cfg.freqDim, channels: cfg.inChannels });
+  }
 }
 
 /**
@@ -37,6 +52,9 @@ function initVideoDiT(net: Network, cfg: VideoDiTConfig): void {
  * so any F/H/W works at run time without a table), adaLN-Zero blocks conditioned on the timestep
  * (+ pooled text, + guidance scale), full spatio-temporal self-attention and cross-attention to
  * text tokens, final adaLN + linear (zero-initialised: the DiT starts by predicting 0), unpatchify.
+ * With `imageCondition` (image-to-video, SVD-style): the conditioning frame's channels and mask
+ * are patch-embedded with their own kernel and added to the tokens, its encoder embedding is added
+ * to the adaLN conditioning (`'pooled'`) or appended to the cross-attention tokens (`'context'`).
  *
  * Taps `block.i` are the tokens after block i as a grid `[B, F/pt, H/ph, W/pw, D]`.
  */
@@ -82,17 +100,29 @@ export class VideoDiT implements Backbone<VideoDiTConfig, DenoiserInputs> {
     const grid = patchGrid('VideoDiT input x', x.shape, cfg.patchSize);
     if (x.shape[4] !== cfg.inChannels) throw new ShapeError('VideoDiT input x', x.shape, `[B, F, H, W, ${cfg.inChannels}]`);
     const b = x.shape[0]!;
-    checkConditioning('VideoDiT', cfg, cond, b);
+    const image = cfg.imageCondition ?? null;
+    checkImageInputs('VideoDiT', image, cond, x.shape);
+    const imageTokens = image?.embed === 'context';
+    // With image tokens the text context is optional (they replace it, as SVD's image embedding does).
+    if (!imageTokens || cond.context !== undefined || cond.contextMask !== undefined) checkConditioning('VideoDiT', cfg, cond, b);
     const taps = new TapRecorder(options.taps, this.tapNames());
     return tf.tidy(() => {
       const d = cfg.hiddenDim;
-      const kernel = tf.reshape(this.net.kernel('patch_embed.kernel'), [-1, d]);
-      let h = tf.add(tf.reshape(tf.matMul(tf.reshape(patchify3d(x, cfg.patchSize), [-1, kernel.shape[0]!]), kernel as tf.Tensor2D), [b, -1, d]), this.net.variable('patch_embed.bias'));
-      const c = conditioningEmbedding(this.net, cfg, resolveTime("VideoDiT input 't'", t, b), cond);
+      const embed = (input: tf.Tensor, name: string): tf.Tensor => {
+        const kernel = tf.reshape(this.net.kernel(name), [-1, d]);
+        return tf.reshape(tf.matMul(tf.reshape(patchify3d(input, cfg.patchSize), [-1, kernel.shape[0]!]), kernel as tf.Tensor2D), [b, -1, d]);
+      };
+      let h = tf.add(embed(x, 'patch_embed.kernel'), this.net.variable('patch_embed.bias'));
+      if (image?.concat) h = tf.add(h, embed(conditionChannels(image, cond, x.shape), 'patch_embed_image.kernel'));
+      const img = image === null ? {} : imageEmbedding(this.net, image, cond, b, cfg.freqDim);
+      const context = withImageContext(cond, img.tokens);
+      if (imageTokens) checkConditioning('VideoDiT', cfg, { ...cond, ...context }, b);
+      let c = conditioningEmbedding(this.net, cfg, resolveTime("VideoDiT input 't'", t, b), cond);
+      if (img.temb !== undefined) c = tf.add(c, img.temb);
       const condAct = silu(c);
       const axes = ropeAxes(d / cfg.heads);
       const { cos, sin } = rope3dTables(grid[0], grid[1], grid[2], axes, cfg.ropeTheta);
-      const blockCtx = { condAct, rope: { cos, sin, axes }, context: cond.context, contextMask: cond.contextMask, heads: cfg.heads };
+      const blockCtx = { condAct, rope: { cos, sin, axes }, context: context.context, contextMask: context.contextMask, heads: cfg.heads };
       for (let i = 0; i < cfg.depth; i++) {
         h = ditBlock(this.net.scope(`blocks.${i}`), h, blockCtx);
         const hi = h;

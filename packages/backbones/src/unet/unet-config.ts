@@ -1,5 +1,6 @@
 import { ConfigError } from '@fewstep/core';
 import { checkBool, checkInt, checkKnownKeys, checkOptionalDim, checkPositive, checkSeed } from '../config-checks.js';
+import { validateImageConditioning, type ImageConditioningConfig } from '../image-conditioning.js';
 import { resolveGroups } from '../layers/group-norm.js';
 
 /**
@@ -50,13 +51,21 @@ export interface VideoUNetConfig extends ImageUNetConfig {
   temporalDepth: number;
   /** Per level: motion modules after each spatial block (the mid block has one when the last level has). */
   temporalLevels: boolean[];
+  /**
+   * Image-to-video conditioning (concat channels into `conv_in`, image embedding added to the time
+   * embedding or appended to the cross-attention tokens, noise-level embedding; see
+   * `image-conditioning.ts`). Absent or null (the default): off, and the parameter set is the
+   * unconditional one. The validated config omits the key when off.
+   * @example VideoUNet.preset('tiny', { imageCondition: imageConditioning({ embed: 'context' }) })
+   */
+  imageCondition?: ImageConditioningConfig | null;
 }
 
 const IMAGE_KEYS = [
   'inChannels', 'outChannels', 'channels', 'layersPerLevel', 'attention', 'heads', 'transformerDepth', 'contextDim', 'pooledDim',
   'timeEmbedDim', 'freqDim', 'timestepScale', 'guidanceEmbedding', 'normGroups', 'ffMult', 'seed',
 ] as const;
-const VIDEO_KEYS = [...IMAGE_KEYS, 'temporalHeads', 'temporalDepth', 'temporalLevels'] as const;
+const VIDEO_KEYS = [...IMAGE_KEYS, 'temporalHeads', 'temporalDepth', 'temporalLevels', 'imageCondition'] as const;
 
 function checkLevels(field: string, value: unknown, levels: number): boolean[] {
   if (!Array.isArray(value) || value.length !== levels || !value.every((v) => typeof v === 'boolean')) {
@@ -104,7 +113,7 @@ export function validateImageUNetConfig(config: ImageUNetConfig, what = 'ImageUN
 export function validateVideoUNetConfig(config: VideoUNetConfig): VideoUNetConfig {
   const what = 'VideoUNetConfig';
   checkKnownKeys(what, config, VIDEO_KEYS);
-  const image = validateImageUNetConfig(config, what, ['temporalHeads', 'temporalDepth', 'temporalLevels']);
+  const image = validateImageUNetConfig(config, what, ['temporalHeads', 'temporalDepth', 'temporalLevels', 'imageCondition']);
   const temporalHeads = checkInt(`${what}.temporalHeads`, config.temporalHeads);
   const temporalLevels = checkLevels(`${what}.temporalLevels`, config.temporalLevels, image.channels.length);
   image.channels.forEach((c, i) => {
@@ -112,12 +121,22 @@ export function validateVideoUNetConfig(config: VideoUNetConfig): VideoUNetConfi
       throw new ConfigError(`${what}.channels[${i}]`, c, `an even multiple of temporalHeads = ${temporalHeads} (level ${i} has motion modules)`);
     }
   });
-  return { ...image, temporalHeads, temporalDepth: checkInt(`${what}.temporalDepth`, config.temporalDepth), temporalLevels };
+  const imageCondition = validateImageConditioning(what, config.imageCondition, { contextDim: image.contextDim });
+  return {
+    ...image,
+    temporalHeads,
+    temporalDepth: checkInt(`${what}.temporalDepth`, config.temporalDepth),
+    temporalLevels,
+    ...(imageCondition === null ? {} : { imageCondition }),
+  };
 }
 
-/** The image-UNet part of a video UNet config (what `imageUNetFromVideo` builds). */
+/**
+ * The image-UNet part of a video UNet config (what `imageUNetFromVideo` builds). The image
+ * conditioning of an image-to-video UNet is not part of it (a frame model sees no conditioning frame).
+ */
 export function spatialPart(config: VideoUNetConfig): ImageUNetConfig {
-  const { temporalHeads: _h, temporalDepth: _d, temporalLevels: _l, ...image } = config;
+  const { temporalHeads: _h, temporalDepth: _d, temporalLevels: _l, imageCondition: _i, ...image } = config;
   return { ...image, channels: [...image.channels], attention: [...image.attention] };
 }
 

@@ -4,9 +4,18 @@
  * image UNet's names are exactly the video UNet's names without the `*.temporal.*` ones.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, type Network } from '@fewstep/core';
+import { ShapeError, zeros, type Network } from '@fewstep/core';
 import type { Conditioning } from '../backbone-types.js';
 import { checkConditioning, conditioningEmbedding, initConditioningEmbedding, resolveTime } from '../conditioning-embedding.js';
+import {
+  checkImageInputs,
+  conditionChannelCount,
+  conditionChannels,
+  imageEmbedding,
+  initImageConditioning,
+  withImageContext,
+  type ImageConditioningConfig,
+} from '../image-conditioning.js';
 import { silu } from '../layers/activations.js';
 import { conv2d, initConv2d, upsampleNearest2x } from '../layers/conv2d.js';
 import { groupNorm, initNorm, resolveGroups } from '../layers/group-norm.js';
@@ -33,8 +42,11 @@ function stagePlan(cfg: ImageUNetConfig, temporal: TemporalSpec | null, level: n
   return { attention: cfg.attention[level]!, temporal: temporal !== null && temporal.levels[level]! };
 }
 
-/** Creates every parameter of the UNet in `net`. */
-export function initUNet(net: Network, cfg: ImageUNetConfig, temporal: TemporalSpec | null): void {
+/**
+ * Creates every parameter of the UNet in `net`; with `image` (image-to-video) also the zero-initialised
+ * `conv_in_image.kernel` of the concat channels and the embedding parameters (see image-conditioning.ts).
+ */
+export function initUNet(net: Network, cfg: ImageUNetConfig, temporal: TemporalSpec | null, image: ImageConditioningConfig | null = null): void {
   const ch = cfg.channels;
   const levels = ch.length;
   const tdim = cfg.timeEmbedDim;
@@ -80,6 +92,11 @@ export function initUNet(net: Network, cfg: ImageUNetConfig, temporal: TemporalS
   }
   initNorm(net.scope('norm_out'), c);
   initConv2d(net.scope('conv_out'), 3, c, cfg.outChannels);
+  if (image !== null) {
+    const extra = conditionChannelCount(image, cfg.inChannels);
+    if (extra > 0) net.scope('conv_in_image').param('kernel', [3, 3, extra, ch[0]!], zeros());
+    initImageConditioning(net, image, { embedDim: tdim, contextDim: cfg.contextDim, freqDim: cfg.freqDim, channels: cfg.inChannels });
+  }
 }
 
 /** Tap names in computation order: `down.i` (each level before its downsample), `mid`, `up.u` (u = 0 deepest). */
@@ -93,6 +110,7 @@ export function unetTapNames(cfg: ImageUNetConfig): string[] {
  * @param x `[B, F, H, W, C]` (`F = 1` for images); `H` and `W` must divide by `2^(levels-1)`
  * @param t `[B]` model times
  * @param toTapLayout maps a `[B*F, h, w, c]` feature to the tap layout the caller returns
+ * @param image the image conditioning of the config (null: none, and image inputs are rejected)
  * @returns `[B*F, H, W, outChannels]`
  */
 export function unetForward(
@@ -105,6 +123,7 @@ export function unetForward(
   cond: Conditioning,
   taps: TapRecorder,
   toTapLayout: (h: tf.Tensor) => tf.Tensor,
+  image: ImageConditioningConfig | null = null,
 ): tf.Tensor {
   const [b, frames, height, width, cin] = x.shape as [number, number, number, number, number];
   const levels = cfg.channels.length;
@@ -112,20 +131,31 @@ export function unetForward(
   if (cin !== cfg.inChannels || height % factor !== 0 || width % factor !== 0) {
     throw new ShapeError(`${what} input x`, x.shape, `[B, F, H, W, ${cfg.inChannels}] with H and W multiples of ${factor} (${levels} levels)`);
   }
-  checkConditioning(what, cfg, cond, b);
+  checkImageInputs(what, image, cond, x.shape);
+  const imageTokens = image?.embed === 'context';
+  // With image tokens the text context is optional (they replace it, as SVD's image embedding does).
+  if (!imageTokens || cond.context !== undefined || cond.contextMask !== undefined) checkConditioning(what, cfg, cond, b);
+  const img = image === null ? {} : imageEmbedding(net, image, cond, b, cfg.freqDim);
+  const context = withImageContext(cond, img.tokens);
+  if (imageTokens) checkConditioning(what, cfg, { ...cond, ...context }, b);
   const tt = resolveTime(`${what} input 't'`, t, b);
-  const temb = conditioningEmbedding(net, cfg, tt, cond);
+  let temb = conditioningEmbedding(net, cfg, tt, cond);
+  if (img.temb !== undefined) temb = tf.add(temb, img.temb);
   const groups = cfg.normGroups;
   const spatialStage = (scope: ReturnType<Network['scope']>, h: tf.Tensor, plan: StagePlan, j: number): tf.Tensor => {
     let out = h;
     if (plan.attention) {
-      out = spatialTransformer(scope.scope(`attn.${j}`), out, { heads: cfg.heads, depth: cfg.transformerDepth, normGroups: groups }, cond.context, cond.contextMask);
+      out = spatialTransformer(scope.scope(`attn.${j}`), out, { heads: cfg.heads, depth: cfg.transformerDepth, normGroups: groups }, context.context, context.contextMask);
     }
     if (plan.temporal) out = temporalTransformer(scope.scope(`temporal.${j}`), out, frames, temporal!.heads, temporal!.depth, groups);
     return out;
   };
 
   let h = conv2d(net.scope('conv_in'), tf.reshape(x, [b * frames, height, width, cin]));
+  if (image?.concat) {
+    const extra = conditionChannels(image, cond, x.shape);
+    h = tf.add(h, tf.conv2d(tf.reshape(extra, [b * frames, height, width, -1]) as tf.Tensor4D, net.kernel('conv_in_image.kernel') as tf.Tensor4D, 1, 'same'));
+  }
   const skips: tf.Tensor[] = [h];
   for (let i = 0; i < levels; i++) {
     const down = net.scope(`down.${i}`);

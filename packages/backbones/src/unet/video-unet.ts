@@ -19,7 +19,9 @@ export interface BackboneBuildOptions {
  * Video UNet (AnimateDiff / ModelScope-T2V style), NHWC per frame: ResNet blocks and spatial
  * transformers (self-attention, cross-attention to text tokens) run on every frame, temporal
  * transformers ("motion modules", zero-initialised output) attend over frames per pixel. The
- * frame count is free at run time (`F = 1` works).
+ * frame count is free at run time (`F = 1` works). With `imageCondition` (image-to-video,
+ * SVD-style) the conditioning frame and its mask enter `conv_in` as extra channels and its
+ * encoder embedding the time embedding or the cross-attention (see `image-conditioning.ts`).
  *
  * @example
  * const unet = VideoUNet.preset('tiny', { seed: 3 });
@@ -35,7 +37,7 @@ export class VideoUNet implements Backbone<VideoUNetConfig, DenoiserInputs> {
   constructor(config: VideoUNetConfig, options: BackboneBuildOptions = {}) {
     this.config = validateVideoUNetConfig(config);
     this.#temporal = { heads: this.config.temporalHeads, depth: this.config.temporalDepth, levels: this.config.temporalLevels };
-    const build = (net: Network): void => initUNet(net, this.config, this.#temporal);
+    const build = (net: Network): void => initUNet(net, this.config, this.#temporal, this.config.imageCondition ?? null);
     if (options.network) {
       checkNetworkMatches('VideoUNet', options.network, build);
       this.net = options.network;
@@ -53,7 +55,7 @@ export class VideoUNet implements Backbone<VideoUNetConfig, DenoiserInputs> {
   /** Parameter count of `config` without building it (the `base` presets are large). */
   static numParametersOf(config: VideoUNetConfig): number {
     const cfg = validateVideoUNetConfig(config);
-    return countParameters((net) => initUNet(net, cfg, { heads: cfg.temporalHeads, depth: cfg.temporalDepth, levels: cfg.temporalLevels }));
+    return countParameters((net) => initUNet(net, cfg, { heads: cfg.temporalHeads, depth: cfg.temporalDepth, levels: cfg.temporalLevels }, cfg.imageCondition ?? null));
   }
 
   /** A preset (`tiny`, `small`, `base`) with optional overrides. */
@@ -73,7 +75,7 @@ export class VideoUNet implements Backbone<VideoUNetConfig, DenoiserInputs> {
     const [b, f] = x.shape as [number, number];
     return tf.tidy(() => {
       const toVideo = (h: tf.Tensor): tf.Tensor => tf.reshape(h, [b, f, ...h.shape.slice(1)]);
-      const out = unetForward('VideoUNet', this.net, this.config, this.#temporal, x, t, cond, taps, toVideo);
+      const out = unetForward('VideoUNet', this.net, this.config, this.#temporal, x, t, cond, taps, toVideo, this.config.imageCondition ?? null);
       return { out: toVideo(out), taps: taps.taps };
     });
   }

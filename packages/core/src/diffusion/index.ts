@@ -110,4 +110,26 @@ export {
   type MixtureMetricsOptions,
 } from './gaussian-mixture/mixture-metrics.js';
 export { normalQuantile, chiSquareQuantile } from './gaussian-mixture/chi-square.js';
+export {
+  GMM_I2V_PREFIX,
+  parseGmmI2vSpec,
+  formatGmmI2vSpec,
+  GmmI2v,
+  gmmI2v,
+  conditionLogWeights,
+  conditionWeights,
+  ConditionalMixture,
+  conditionalMixture,
+  sampleI2vPairs,
+  firstFrame,
+  ConditionalMixtureDenoiser,
+  conditionalMixtureDenoiser,
+  type ConditionalMixtureInputs,
+  type I2vPairs,
+} from './gaussian-mixture/conditional-mixture.js';
+export {
+  conditionalMixtureMetrics,
+  type ConditionalMixtureMetrics,
+  type ConditionalMixtureMetricsOptions,
+} from './gaussian-mixture/conditional-mixture-metrics.js';
 export { benchAnalyticSampling, type AnalyticBenchOptions, type AnalyticBenchResult } from './bench-analytic.js';

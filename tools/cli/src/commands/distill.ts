@@ -8,6 +8,8 @@ import { makeOutput } from '../output.js';
 /** `--config FILE` of `fewstep distill` (JSON or YAML); flags override it. */
 export const distillConfigSchema = z.strictObject({
   recipe: z.string().optional(),
+  /** Third-party plugin modules (package names or paths) whose FewstepModules register recipes, losses, backbones. */
+  plugins: z.array(z.string()).optional(),
   teacher: z.string().optional(),
   preset: z.string().optional(),
   steps: z.number().int().min(1).optional(),
@@ -51,6 +53,11 @@ export async function readConfigFile<T>(path: string, schema: z.ZodType<T>): Pro
   return parseOptions(schema, raw ?? {}, `config ${path}:`);
 }
 
+/** A repeatable string option. */
+function collectList(v: string, prev: string[]): string[] {
+  return [...prev, v];
+}
+
 /** `key=value` recipe option overrides (values parsed as JSON when they parse). */
 function collectSet(v: string, prev: Record<string, unknown>): Record<string, unknown> {
   const i = v.indexOf('=');
@@ -69,7 +76,8 @@ function collectSet(v: string, prev: Record<string, unknown>): Record<string, un
 export function distillCommand(): Command {
   return new Command('distill')
     .description('distill a teacher into a few-step student with a recipe; writes <out>/metrics.jsonl, checkpoints and <out>/student')
-    .option('--recipe <name>', 'recipe: avdm2 | accvideo | adp | adm | dmdx | osv-stage1 | osv-stage2 | osv | mcm | dmd2 | lcm | accvideo-adm')
+    .option('--recipe <name>', 'recipe: avdm2 | accvideo | adp | adm | dmdx | osv-stage1 | osv-stage2 | osv | mcm | dmd2 | lcm | accvideo-adm, or one a --plugin registers')
+    .option('--plugin <module>', 'a third-party plugin (package name or path) whose exported FewstepModules register recipes, losses and backbones (repeatable)', collectList, [])
     .option('--teacher <dir|analytic:SPEC>', "a teacher model directory, or 'analytic:gmm-video:...' (a network is first fitted to the exact denoiser)")
     .option('--config <file>', 'JSON or YAML config (recipe, teacher, preset, steps, options, ...); flags override it')
     .option('--preset <name>', "recipe preset: 'paper' (the published settings) or 'tiny' (2 CPU cores)")
@@ -83,7 +91,7 @@ export function distillCommand(): Command {
     .option('--data <spec>', "real data for a model-directory teacher: 'gmm-video:...'")
     .option('--watchdog <action>', "collapse watchdog on the student's samples at every checkpoint: warn | stop | rollback")
     .option('--json', 'print one JSON object { recipe, steps, seconds, studentSteps, metrics? }')
-    .action(async (opts: { recipe?: string; teacher?: string; config?: string; preset?: string; set: Record<string, unknown>; steps?: number; batch?: number; seed?: number; out: string; checkpointEvery?: number; resume?: boolean; data?: string; json?: boolean; watchdog?: string }) => {
+    .action(async (opts: { recipe?: string; plugin: string[]; teacher?: string; config?: string; preset?: string; set: Record<string, unknown>; steps?: number; batch?: number; seed?: number; out: string; checkpointEvery?: number; resume?: boolean; data?: string; json?: boolean; watchdog?: string }) => {
       const out = makeOutput(Boolean(opts.json));
       const core = await import('@fewstep/core');
       const cfg: DistillConfig = opts.config ? await readConfigFile(opts.config, distillConfigSchema) : {};
@@ -101,8 +109,12 @@ export function distillCommand(): Command {
       const seed = opts.seed ?? cfg.seed;
       const every = opts.checkpointEvery ?? cfg.checkpointEvery;
       const data = opts.data ?? cfg.data;
+      const pluginSpecs = opts.plugin.length ? opts.plugin : (cfg.plugins ?? []);
+      const plugins = pluginSpecs.length ? await (await import('../distill/load-plugins.js')).loadPlugins(pluginSpecs) : undefined;
+      if (plugins) out.progress(`plugins: ${plugins.modules.map((m) => m.name).join(', ')} (recipes: ${plugins.recipes.map((r) => r.name).join(', ') || 'none'})`);
       const result = await runDistill({
         recipe,
+        ...(plugins ? { pluginRecipes: plugins.recipes } : {}),
         teacher,
         out: opts.out,
         steps,

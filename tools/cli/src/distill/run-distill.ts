@@ -86,6 +86,8 @@ export interface RunDistillOptions {
   /** Collapse watchdog on the student's samples every checkpoint interval: warn, stop, or roll back and resume once from the last good checkpoint. */
   watchdog?: 'warn' | 'stop' | 'rollback';
   onRun?: (run: TrainingRun) => void;
+  /** Recipes registered by `--plugin` modules, selectable by name next to the built-in ones. */
+  pluginRecipes?: readonly AnyRecipe[];
 }
 
 export interface RunDistillResult {
@@ -105,9 +107,13 @@ export interface RunDistillResult {
 export const DEFAULT_TEACHER_FIT = { steps: 2000, lr: 2e-3, backbone: 'video-dit' as TeacherBackboneName, preset: 'tiny', batchSize: 32 };
 
 /** A recipe by name, or a ConfigError listing the built-in ones. */
-export function findRecipe(name: string): AnyRecipe {
-  const r = builtinRecipe(name);
-  if (!r) throw new ConfigError('--recipe', name, BUILTIN_RECIPES.map((x) => x.name.replace('recipe:', '')).join(', '), 'pick one of the built-in recipes');
+export function findRecipe(name: string, extra: readonly AnyRecipe[] = []): AnyRecipe {
+  const full = name.startsWith('recipe:') ? name : `recipe:${name}`;
+  const r = extra.find((x) => x.name === full || x.name === name) ?? builtinRecipe(name);
+  if (!r) {
+    const known = [...BUILTIN_RECIPES, ...extra].map((x) => x.name.replace('recipe:', '')).join(', ');
+    throw new ConfigError('--recipe', name, known, extra.length ? 'pick a built-in recipe or one a --plugin registered' : 'pick one of the built-in recipes, or load a plugin that registers it with --plugin');
+  }
   return r;
 }
 
@@ -280,7 +286,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   recipesApi = await import('@fewstep/recipes');
   const log = o.progress ?? ((l: string) => process.stderr.write(l + '\n'));
   const started = performance.now();
-  const recipe = findRecipe(o.recipe);
+  const recipe = findRecipe(o.recipe, o.pluginRecipes);
   // Validate every option before fitting teachers or generating data.
   const stageOptions = recipesApi.resolveStageOptions(recipe, o.preset, o.options ?? {});
   const out = resolve(o.out);
