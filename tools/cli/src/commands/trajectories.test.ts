@@ -10,11 +10,12 @@ const tmp = tempDirs('fewstep-traj-');
 describe('fewstep trajectories', () => {
   it('shards cover every sample exactly once; a re-run skips finished chunks; a lost chunk is remade bit for bit', () => {
     const out = tmp();
-    const args = ['trajectories', '--teacher', teacher, '--n', '10', '--steps', '6', '--keep', 'key', '--chunk', '3', '--out', out, '--json'];
+    // The in-process path (--workers 1); the worker pool has its own test (trajectories/worker-pool.test.ts).
+    const args = ['trajectories', '--teacher', teacher, '--n', '10', '--steps', '6', '--keep', 'key', '--chunk', '3', '--workers', '1', '--out', out, '--json'];
     const a = fewstep([...args, '--shard', '0/2']);
     expect(a.code).toBe(0);
     const sa = JSON.parse(a.stdout);
-    expect(sa).toMatchObject({ samples: [0, 5], written: 5, skipped: 0 });
+    expect(sa).toMatchObject({ samples: [0, 5], written: 5, skipped: 0, workers: 1 });
     const b = fewstep([...args, '--shard', '1/2']);
     expect(b.code).toBe(0);
     expect(JSON.parse(b.stdout)).toMatchObject({ samples: [5, 10], written: 5 });
@@ -41,6 +42,15 @@ describe('fewstep trajectories', () => {
     const inspect = fewstep(['inspect', chunk]);
     expect(inspect.stdout).toMatch(/trajectory.*\[2, 6, 4, 4, 4, 3\]/);
   }, 300_000);
+
+  it('documents --workers in its help and hides the internal --worker-ipc', () => {
+    const r = fewstep(['trajectories', '--help']);
+    expect(r.code).toBe(0);
+    const help = r.stdout.replace(/\s+/g, ' ');
+    expect(help).toMatch(/--workers <n> worker processes for this shard's pending chunks \(default: the CPU cores, here \d+, at most one per pending chunk; 1 = in this process\)/);
+    expect(help).toMatch(/byte-identical whatever the number of workers/);
+    expect(help).not.toMatch(/--worker-ipc/);
+  }, 60_000);
 
   it('rejects a bad shard naming the allowed form', () => {
     const r = fewstep(['trajectories', '--teacher', teacher, '--n', '4', '--shard', '3/2', '--out', join(tmpdir(), 'x')]);

@@ -1,18 +1,27 @@
 /**
  * @file `fewstep trajectories`: the SynVid-style synthetic dataset (AccVideo Eq. 5) of teacher ODE
  * trajectories, in self-describing shards. Sample `j`'s noise is a pure function of `(seed, j)`, so
- * any chunk of any shard can be (re)made alone: a shard is a folder of chunk files written
- * atomically, a re-run skips the chunks that exist (a killed run loses at most the chunk in
- * flight, and never duplicates or drops a sample), and `index.json` lists every chunk of every
+ * any chunk of any shard can be (re)made alone, by any process: a shard is a folder of chunk files
+ * written atomically, a re-run skips the chunks that exist (a killed run loses at most the chunks
+ * in flight, and never duplicates or drops a sample), and `index.json` lists every chunk of every
  * finished shard. The same files are ADP's ODE pairs (`noise`, `final`).
+ *
+ * The work is split so that a worker pool (`worker-pool.ts`) can share it: {@link planShard} (the
+ * chunk list, no teacher needed), {@link writeTrajectoryChunk} (one chunk, a pure function of its
+ * sample range), {@link finishShard} (shard JSON + index, built from the plan as the in-process
+ * path builds it). {@link writeTrajectoryShard} is the in-process path (`--workers 1`).
+ *
+ * Chunk file tensors: `noise` [B, ...S], `trajectory` [B, K, ...S] (the kept states, K =
+ * `times.length`, the last one the final sample), `final` [B, ...S], `index` [B] (sample ids).
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
+import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs-core';
 import {
   ACCVIDEO_KEY_TIMESTEPS,
   ConfigError,
+  FewstepError,
   ddimSampler,
   deriveSeed,
   kStepTimesteps,
@@ -47,6 +56,33 @@ export interface ShardSummary {
   skipped: number;
 }
 
+/** One chunk file: samples `start .. end - 1`. */
+export interface ChunkPlan {
+  start: number;
+  end: number;
+  file: string;
+}
+
+/** A shard's folder, sample range and chunk files, a pure function of (n, shard, chunk, out). */
+export interface ShardPlan {
+  /** `shard-IIIII-of-NNNNN` */
+  name: string;
+  /** `<out>/<name>`: the chunk files. */
+  dir: string;
+  lo: number;
+  hi: number;
+  chunks: ChunkPlan[];
+}
+
+/** What a chunk needs besides its range: the solver grid, the kept times and the provenance. */
+export interface ChunkContext {
+  grid: number[];
+  keepTimes: number[];
+  seed: number;
+  /** The `--teacher` argument as given (recorded in each chunk's metadata). */
+  teacher: string;
+}
+
 /** `I/N` -> { index, count }, 0 <= I < N. */
 export function parseShard(text: string): { index: number; count: number } {
   const m = /^(\d+)\/(\d+)$/.exec(text.trim());
@@ -66,65 +102,137 @@ export function trajectoryGrid<C>(teacher: Denoiser<C>, steps: number, keep: 'al
   return { grid, keepTimes: key };
 }
 
-/** Writes (or completes) one shard; returns what it holds. */
-export async function writeTrajectoryShard<C>(teacher: Denoiser<C>, sampleShape: readonly number[], o: TrajectoryShardOptions): Promise<ShardSummary> {
+/** Shard `index` of `count` holds samples floor(n i / N) .. floor(n (i + 1) / N) - 1, in chunks of `chunk`. */
+export function planShard(o: Pick<TrajectoryShardOptions, 'n' | 'shard' | 'chunk' | 'out'>): ShardPlan {
   const { index, count } = o.shard;
   const lo = Math.floor((o.n * index) / count);
   const hi = Math.floor((o.n * (index + 1)) / count);
   const name = `shard-${String(index).padStart(5, '0')}-of-${String(count).padStart(5, '0')}`;
-  const dir = join(o.out, name);
-  await mkdir(dir, { recursive: true });
-  const { grid, keepTimes } = trajectoryGrid(teacher, o.steps, o.keep);
-  const sampler = ddimSampler({ steps: grid.length, timesteps: grid });
-  const chunks: string[] = [];
-  let written = 0;
-  let skipped = 0;
+  const chunks: ChunkPlan[] = [];
   for (let start = lo; start < hi; start += o.chunk) {
     const end = Math.min(hi, start + o.chunk);
-    const file = `chunk-${String(start).padStart(8, '0')}-${String(end).padStart(8, '0')}.safetensors`;
-    chunks.push(file);
-    if (existsSync(join(dir, file))) {
-      skipped += end - start;
-      o.onProgress?.(written + skipped, hi - lo);
-      continue;
-    }
-    const noise = tf.tidy(() => tf.concat(Array.from({ length: end - start }, (_, i) => randomNormal([1, ...sampleShape], seededRng(deriveSeed(o.seed, `trajectory/${start + i}`)))), 0));
-    const r = sampler.sample(teacher, noise, { returnTrajectory: true });
-    const states = r.trajectory!;
-    const kept = keepTimes.map((t, i) => (i === keepTimes.length - 1 ? states[states.length - 1]! : states[r.times.indexOf(t)]!));
-    const trajectory = tf.stack(kept, 1);
-    const tensors = {
-      noise: { dtype: 'F32' as const, shape: noise.shape, data: (await noise.data()) as Float32Array },
-      trajectory: { dtype: 'F32' as const, shape: trajectory.shape, data: (await trajectory.data()) as Float32Array },
-      final: { dtype: 'F32' as const, shape: r.sample.shape, data: (await r.sample.data()) as Float32Array },
-      index: { dtype: 'I32' as const, shape: [end - start], data: Int32Array.from({ length: end - start }, (_, i) => start + i) },
-    };
-    await writeSafetensors(join(dir, file), tensors, { metadata: { 'fewstep.times': JSON.stringify(keepTimes), 'fewstep.teacher': o.teacher } });
-    tf.dispose([noise, trajectory, r.sample, ...states]);
-    written += end - start;
-    o.onProgress?.(written + skipped, hi - lo);
+    chunks.push({ start, end, file: `chunk-${String(start).padStart(8, '0')}-${String(end).padStart(8, '0')}.safetensors` });
   }
-  const meta = {
+  return { name, dir: join(o.out, name), lo, hi, chunks };
+}
+
+/** True when the chunk's file exists (it is only ever renamed into place whole). */
+export function chunkDone(plan: ShardPlan, c: ChunkPlan): boolean {
+  return existsSync(join(plan.dir, c.file));
+}
+
+function pidAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+}
+
+/**
+ * Creates the shard folder and removes the temp files (`<chunk>.tmp-<pid>-<hex>`, see core's
+ * `writeFileAtomic`) that a killed writer left behind, i.e. those whose process is gone. A temp
+ * file of a live process (another run on the same shard) is left alone; its chunk is remade
+ * byte-identically by whoever gets there first.
+ * @returns the number of stale temp files removed.
+ */
+export async function prepareShardDir(plan: ShardPlan): Promise<number> {
+  await mkdir(plan.dir, { recursive: true });
+  let removed = 0;
+  for (const f of readdirSync(plan.dir)) {
+    const m = /^chunk-\d+-\d+\.safetensors\.tmp-(\d+)-[0-9a-f]+$/.exec(f);
+    if (m && Number(m[1]) !== process.pid && !pidAlive(Number(m[1]))) {
+      rmSync(join(plan.dir, f), { force: true });
+      removed += 1;
+    }
+  }
+  return removed;
+}
+
+/**
+ * Solves the teacher ODE from the noise of samples `c.start .. c.end - 1` (sample j's noise from
+ * the stream `deriveSeed(seed, 'trajectory/j')`, so the bytes do not depend on who writes the
+ * chunk or on what was written before) and writes the chunk file atomically.
+ */
+export async function writeTrajectoryChunk<C>(teacher: Denoiser<C>, sampleShape: readonly number[], dir: string, c: ChunkPlan, ctx: ChunkContext): Promise<void> {
+  const { start, end } = c;
+  const sampler = ddimSampler({ steps: ctx.grid.length, timesteps: ctx.grid });
+  const noise = tf.tidy(() => tf.concat(Array.from({ length: end - start }, (_, i) => randomNormal([1, ...sampleShape], seededRng(deriveSeed(ctx.seed, `trajectory/${start + i}`)))), 0));
+  const r = sampler.sample(teacher, noise, { returnTrajectory: true });
+  const states = r.trajectory!;
+  try {
+    const kept = ctx.keepTimes.map((t, i) => (i === ctx.keepTimes.length - 1 ? states[states.length - 1]! : states[r.times.indexOf(t)]!));
+    const trajectory = tf.stack(kept, 1);
+    try {
+      const tensors = {
+        noise: { dtype: 'F32' as const, shape: noise.shape, data: (await noise.data()) as Float32Array },
+        trajectory: { dtype: 'F32' as const, shape: trajectory.shape, data: (await trajectory.data()) as Float32Array },
+        final: { dtype: 'F32' as const, shape: r.sample.shape, data: (await r.sample.data()) as Float32Array },
+        index: { dtype: 'I32' as const, shape: [end - start], data: Int32Array.from({ length: end - start }, (_, i) => start + i) },
+      };
+      await writeSafetensors(join(dir, c.file), tensors, { metadata: { 'fewstep.times': JSON.stringify(ctx.keepTimes), 'fewstep.teacher': ctx.teacher } });
+    } finally {
+      trajectory.dispose();
+    }
+  } finally {
+    tf.dispose([noise, r.sample, ...states]);
+  }
+}
+
+/** The shard's JSON (everything recorded about how its samples were made). */
+export function shardMeta<C>(teacher: Denoiser<C>, sampleShape: readonly number[], o: TrajectoryShardOptions, plan: ShardPlan, ctx: ChunkContext): Record<string, unknown> {
+  return {
     format: 'fewstep-trajectory-shard',
     version: 1,
-    shard: { index, count },
-    samples: [lo, hi],
+    shard: { index: o.shard.index, count: o.shard.count },
+    samples: [plan.lo, plan.hi],
     teacher: o.teacher,
     solver: 'ddim (eta 0; Euler on flow matching)',
     solverSteps: o.steps,
-    grid,
+    grid: ctx.grid,
     keep: o.keep,
-    times: keepTimes,
+    times: ctx.keepTimes,
     guidance: null,
     schedule: teacher.schedule.toConfig(),
     predictionType: teacher.predictionType,
     seed: o.seed,
     sampleShape: [...sampleShape],
-    chunks,
+    chunks: plan.chunks.map((c) => c.file),
   };
-  await writeFileAtomic(join(o.out, `${name}.json`), [new TextEncoder().encode(JSON.stringify(meta, null, 2) + '\n')]);
-  await writeIndex(o.out);
-  return { shard: name, samples: [lo, hi], chunks, written, skipped };
+}
+
+/** Writes the shard's JSON (only once every chunk exists) and rebuilds `index.json`. */
+export async function finishShard(out: string, plan: ShardPlan, meta: Record<string, unknown>): Promise<void> {
+  const missing = plan.chunks.filter((c) => !chunkDone(plan, c)).map((c) => c.file);
+  if (missing.length > 0) {
+    throw new FewstepError(
+      'E_TRAJECTORY_MISSING',
+      `${plan.name}: ${missing.length} chunk file(s) missing after the run (${missing.slice(0, 3).join(', ')}${missing.length > 3 ? ', ...' : ''}); the shard JSON was not written. Fix: re-run the same command, it makes only the missing chunks.`,
+    );
+  }
+  await writeFileAtomic(join(out, `${plan.name}.json`), [new TextEncoder().encode(JSON.stringify(meta, null, 2) + '\n')]);
+  await writeIndex(out);
+}
+
+/** Writes (or completes) one shard in this process; returns what it holds. */
+export async function writeTrajectoryShard<C>(teacher: Denoiser<C>, sampleShape: readonly number[], o: TrajectoryShardOptions): Promise<ShardSummary> {
+  const plan = planShard(o);
+  await prepareShardDir(plan);
+  const { grid, keepTimes } = trajectoryGrid(teacher, o.steps, o.keep);
+  const ctx: ChunkContext = { grid, keepTimes, seed: o.seed, teacher: o.teacher };
+  let written = 0;
+  let skipped = 0;
+  for (const c of plan.chunks) {
+    if (chunkDone(plan, c)) skipped += c.end - c.start;
+    else {
+      await writeTrajectoryChunk(teacher, sampleShape, plan.dir, c, ctx);
+      written += c.end - c.start;
+    }
+    o.onProgress?.(written + skipped, plan.hi - plan.lo);
+  }
+  await finishShard(o.out, plan, shardMeta(teacher, sampleShape, o, plan, ctx));
+  return { shard: plan.name, samples: [plan.lo, plan.hi], chunks: plan.chunks.map((c) => c.file), written, skipped };
 }
 
 /** `index.json`: every finished shard (its JSON) and the samples covered. */
@@ -134,6 +242,7 @@ export async function writeIndex(out: string): Promise<{ shards: number; samples
     .sort()
     .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(out, f), 'utf8')) as { samples: [number, number]; chunks: string[] }) }));
   const samples = shards.reduce((s, x) => s + (x.samples[1] - x.samples[0]), 0);
-  await writeFile(join(out, 'index.json'), JSON.stringify({ format: 'fewstep-trajectories', version: 1, shards: shards.map((s) => ({ file: s.file, samples: s.samples, chunks: s.chunks })), samples }, null, 2) + '\n');
+  const index = { format: 'fewstep-trajectories', version: 1, shards: shards.map((s) => ({ file: s.file, samples: s.samples, chunks: s.chunks })), samples };
+  await writeFileAtomic(join(out, 'index.json'), [new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n')]);
   return { shards: shards.length, samples };
 }
