@@ -1,7 +1,7 @@
 /**
  * Runs the backbone benchmark and prints a markdown table:
  *
- *   npx tsx packages/backbones/src/bench-backbones-main.ts [--backend wasm|cpu] [--presets tiny,small]
+ *   npx tsx --conditions=@fewstep/source packages/backbones/src/bench-backbones-main.ts [--backend wasm|cpu] [--presets tiny,small]
  *       [--backbones video-unet,video-dit,image-unet,text-encoder] [--reps 3] [--json]
  */
 import '@tensorflow/tfjs-backend-cpu';

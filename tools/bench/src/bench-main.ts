@@ -2,7 +2,7 @@
  * Stand-alone runner of the engine bench, for working on the bench without the `fewstep` CLI
  * (which is the normal entry: `fewstep bench engine`):
  *
- *   npx tsx tools/bench/src/bench-main.ts [--backend wasm|cpu] [--steps 10] [--warmup 3]
+ *   npx tsx --conditions=@fewstep/source tools/bench/src/bench-main.ts [--backend wasm|cpu] [--steps 10] [--warmup 3]
  *       [--workloads conv-train,dit-block-train] [--no-torch] [--profile] [--json] [--threads N]
  *
  * `--threads N` (wasm only, default 1): initialise the wasm backend's threaded SIMD build with N

@@ -1,0 +1,3 @@
+import { fewstepProject } from '../../vitest.shared.js';
+
+export default fewstepProject('nx-plugin');
