@@ -63,7 +63,9 @@ export {
   type ImageEncoderConfig,
   type ImageEmbedMode,
   type ImageInputs,
+  type ImageEmbedding,
 } from './image-conditioning.js';
+export type { JsonObject } from './critics/config-fields.js';
 
 // Conditioning.
 export {

@@ -100,6 +100,7 @@ export {
   type VariableSet,
   type LrSchedule,
   type GlobalNorm,
+  type BoundGradient,
 } from './nn/index.js';
 export {
   SafetensorsError,
@@ -134,6 +135,10 @@ export {
   type WriteShardedOptions,
   type SafetensorsSummary,
   type SafetensorsSummaryTensor,
+  type EncodeSafetensorsOptions,
+  type AtomicWriteFs,
+  type RandomAccessSource,
+  type ReferenceErrorClass,
 } from './io/safetensors/index.js';
 // Diffusion math: schedules, predictions, solvers, samplers, guidance, timestep samplers and the
 // analytic Gaussian-mixture teacher. The sub-barrel is itself curated (one line per concept).

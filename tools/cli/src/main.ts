@@ -6,6 +6,7 @@ import { sampleCommand } from './commands/sample.js';
 import { evalCommand } from './commands/eval.js';
 import { distillCommand } from './commands/distill.js';
 import { trainTeacherCommand } from './commands/train-teacher.js';
+import { trainFeaturesCommand } from './commands/train-features.js';
 import { trajectoriesCommand } from './commands/trajectories.js';
 import { withConfigFile } from './config-option.js';
 
@@ -26,6 +27,7 @@ export function buildProgram(): Command {
   program.addCommand(sampleCommand());
   program.addCommand(trajectoriesCommand());
   program.addCommand(evalCommand());
+  program.addCommand(trainFeaturesCommand());
   program.addCommand(benchCommand());
   program.addCommand(inspectCommand());
   for (const cmd of program.commands) withConfigFile(cmd);

@@ -18,6 +18,7 @@ export {
   type EmaConfig,
   type CheckpointConfig,
   type ResumeMode,
+  type ResolvedPhase,
 } from './config.js';
 export type { TrainingContext } from './context.js';
 export { lossTerm } from './loss-term.js';
@@ -66,4 +67,4 @@ export { sampleWriter, type SampleWriterOptions, type SampleRequest } from './pl
 export { gracefulShutdown, PREEMPTED_EXIT_CODE, type GracefulShutdownOptions } from './plugins/graceful-shutdown.js';
 export { stepScalars } from './plugins/step-scalars.js';
 export { crc32c, maskedCrc32c } from './plugins/crc32c.js';
-export { encodeScalarsEvent, encodeFileVersionEvent, frameRecord, readRecords, decodeEvent, type DecodedEvent } from './plugins/tfevents.js';
+export { encodeScalarsEvent, encodeFileVersionEvent, frameRecord, readRecords, decodeEvent, type DecodedEvent, type TfRecord } from './plugins/tfevents.js';

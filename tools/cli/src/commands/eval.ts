@@ -1,17 +1,40 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { intOption } from '../options.js';
 import { makeOutput } from '../output.js';
 
-/** `fewstep eval`: ground-truth metrics of a sample set against an analytic mixture. */
+/**
+ * `fewstep eval`: on a mixture spec, ground-truth metrics of a sample set against the analytic
+ * mixture; on video data (a `shapes-video:` spec or a DIR reference), the video metrics of
+ * @fewstep/eval: Frechet distance on the features of a versioned video feature network,
+ * sharpness, temporal change, diversity, caption agreement, plus the sampler's speed.
+ */
 export function evalCommand(): Command {
   return new Command('eval')
-    .description('score samples (DIR/samples.safetensors from fewstep sample) against a reference: mode coverage, precision, TV, spread ratio, energy distance')
-    .requiredOption('--samples <dir>', 'directory written by fewstep sample')
-    .requiredOption('--reference <spec>', "the exact distribution: 'gmm-video:modes=16,frames=8,size=8,channels=3,std=0.05,seed=7' (analytic: prefix optional)")
+    .description(
+      'score samples against a reference: on a gmm-video mixture, mode coverage, precision, TV, spread ratio, energy distance; on video data (shapes-video spec or DIR), ' +
+        'Frechet distance on fewstep-video-features, sharpness, temporal change, diversity, caption agreement, NFE and ms/sample',
+    )
+    .requiredOption('--samples <dir>', 'directory written by fewstep sample (samples.safetensors + sample-info.json), or PNG frame folders (<dir>/<video>/frame-0000.png, caption.txt)')
+    .requiredOption(
+      '--reference <spec|dir>',
+      "the exact distribution 'gmm-video:modes=16,frames=8,size=8,channels=3,std=0.05,seed=7' (analytic: prefix optional), " +
+        "or real videos: 'shapes-video:frames=8,size=16,seed=1' (clips 0..n-1 of the spec) or a DIR (PNG frame folders or samples.safetensors)",
+    )
+    .option('--n-reference <n>', 'video reference: clips to draw from a shapes-video spec, or the first clips of a DIR (default: the number of samples)', intOption('--n-reference', 2))
+    .option('--features <dir>', 'video reference: the feature network directory (default: the committed fewstep-video-features v1; train one with fewstep train-features)')
     .option('--json', 'print one JSON object')
-    .action(async (opts: { samples: string; reference: string; json?: boolean }) => {
+    .action(async (opts: { samples: string; reference: string; nReference?: number; features?: string; json?: boolean }) => {
       const out = makeOutput(Boolean(opts.json));
+      const { isVideoReference } = await import('../features/video-sets.js');
+      if (isVideoReference(opts.reference)) {
+        const core = await import('@fewstep/core');
+        await core.initEngine({ report: !opts.json });
+        const { evalVideos } = await import('../features/eval-videos.js');
+        await evalVideos({ samples: opts.samples, reference: opts.reference, ...(opts.nReference === undefined ? {} : { nReference: opts.nReference }), ...(opts.features === undefined ? {} : { features: opts.features }) }, out);
+        return;
+      }
       const core = await import('@fewstep/core');
       const tf = await import('@tensorflow/tfjs-core');
       const dir = resolve(opts.samples);
