@@ -21,6 +21,7 @@ export {
   type DefineRecipeInput,
 } from './runtime/define-recipe.js';
 export { detach, type RecipeContext } from './runtime/recipe-context.js';
+export { emptyConditioning, repeatConditioning, conditioningForBatch, withConditionFrame, hasImageCondition, IMAGE_CONDITION_KEYS } from './runtime/conditioning.js';
 export { fromTeacher, frozenTeacher, customRole, DEFAULT_LORA_TARGETS, type RoleSpec, type RoleEnv, type RoleInstance, type FromTeacherOptions } from './runtime/roles.js';
 export { modelDenoiser, modelTaps, type BackboneLike, type Conditioning, type DiffusionModel } from './runtime/diffusion-model.js';
 export {
@@ -40,9 +41,12 @@ export { instantiateRecipe, distill, stageSteps, resolveStageOptions, type Insta
 export {
   saveModelDirectory,
   loadModelDirectory,
+  taskOfBackboneConfig,
   BUILTIN_BACKBONE_FACTORIES,
   MODEL_JSON,
   MODEL_WEIGHTS,
+  MODEL_TASKS,
+  type ModelTask,
   type ModelManifest,
   type LoadedModel,
   type BackboneFactory,

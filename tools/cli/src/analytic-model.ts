@@ -41,19 +41,21 @@ export function pickSchedule(core: Core, name: string): NoiseSchedule {
 }
 
 /**
- * Parses `analytic:gmm-video:...` into the exact mixture. Model directories (distilled students)
- * are loaded by the recipes package; until a student is given, only analytic teachers are models.
+ * Parses `analytic:gmm-video:...` into the exact mixture, or `analytic:gmm-i2v:...` into the
+ * image-to-video one (sampled with `conditionalMixtureDenoiser` given `--image`). Model
+ * directories (teachers, distilled students) are loaded by the recipes package.
  */
 export function parseAnalyticModel(core: Core, model: string): GmmVideo {
   if (!model.startsWith('analytic:')) {
     throw new core.ConfigError(
       '--model',
       model,
-      "'analytic:gmm-video:modes=K,frames=F,size=S,channels=C,std=s,seed=n'",
+      "'analytic:gmm-video:modes=K,frames=F,size=S,channels=C,std=s,seed=n' or 'analytic:gmm-i2v:...'",
       'sample the exact Gaussian-mixture teacher with --model analytic:<spec>',
     );
   }
-  return core.gmmVideo(model.slice('analytic:'.length));
+  const spec = model.slice('analytic:'.length);
+  return spec.startsWith(core.GMM_I2V_PREFIX) ? core.gmmI2v(spec) : core.gmmVideo(spec);
 }
 
 export type { tf };

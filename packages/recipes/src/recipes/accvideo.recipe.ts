@@ -26,9 +26,13 @@
  * capacity (in samples; a capacity below the batch size is a ConfigError at the first step); when
  * `Q_{k+1}` holds fewer than B states (with `segmentOrder: 'random'`; the cycle never finds it
  * empty) the student is simulated from the batch's own noise `l'_{t'_m}` down to `t'_{k+1}` (no
- * gradient) instead; with conditioning (text prompts) the queues are bypassed the same way, since
- * they hold latents only and a queued state must be continued under its own prompt (Algorithm 1
- * line 12 pushes each state as a tuple with the rest of its sample). Velocity: for flow-matching teachers with
+ * gradient) instead; with conditioning (text prompts, image-to-video conditioning frames) the
+ * queues are bypassed the same way, since they hold latents only and a queued state must be
+ * continued under its own condition (Algorithm 1 line 12 pushes each state as a tuple with the
+ * rest of its sample). Image-to-video: the trajectories record the condition they were solved
+ * under (`{ trajectory, image, imageNoiseSigma }` batches, see @fewstep/data's
+ * `teacherTrajectories`), which reaches the student's steps and the teacher-feature critic through
+ * `rc.cond` (stacked for the critic's `[real; fake]` pass). Velocity: for flow-matching teachers with
  * flow prediction the network output itself (`eps - x0 = dx/dt`); for other continuous schedules
  * the secant of the student's DDIM step over the segment. The key timesteps are model times in
  * [0, 1]: discrete-time (VP, T = 1000) teachers are rejected (the student spec's grid could not
@@ -50,6 +54,7 @@ import {
 import { trajectoryLoss, type TrajectoryLossInputs } from '@fewstep/loss-consistency';
 import { logisticDiscriminatorLoss, logisticGeneratorLoss, timestepAwareHeads, type TimestepAwareHeads } from '@fewstep/loss-adversarial';
 import { defineRecipe, phase, use, type TermOptions } from '../runtime/define-recipe.js';
+import { conditioningForBatch } from '../runtime/conditioning.js';
 import { modelTaps, type BackboneLike, type Conditioning, type DiffusionModel } from '../runtime/diffusion-model.js';
 import { detach, type RecipeContext } from '../runtime/recipe-context.js';
 import { customRole, fromTeacher, type RoleSpec } from '../runtime/roles.js';
@@ -220,9 +225,12 @@ export function teacherTapChannels(teacher: DiffusionModel, sampleShape: readonl
   });
 }
 
-/** Frozen-teacher features `name -> [B, ...]` at `(x, t)` (model time t, the batch's conditioning). */
+/**
+ * Frozen-teacher features `name -> [N, ...]` at `(x, t)` (model time t, the batch's conditioning;
+ * for `x = concat([real, fake])` the conditioning is stacked to match: `conditioningForBatch`).
+ */
 export function teacherFeatures(rc: RecipeContext<any>, x: tf.Tensor, t: number | tf.Tensor, taps: readonly string[]): Record<string, tf.Tensor> {
-  return tf.tidy(() => modelTaps(rc.teacherModel, rc.teacherModel.backbone, x, typeof t === 'number' ? tf.fill([x.shape[0]!], t) : t, [...taps], rc.cond));
+  return tf.tidy(() => modelTaps(rc.teacherModel, rc.teacherModel.backbone, x, typeof t === 'number' ? tf.fill([x.shape[0]!], t) : t, [...taps], conditioningForBatch(rc.cond, x.shape[0]!)));
 }
 
 /** What the `discriminator` role offers: the m timestep-aware heads and the taps they read. */

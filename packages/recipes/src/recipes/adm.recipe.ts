@@ -21,8 +21,12 @@
  * Real-model CFG: w ~ U[min, max] per step (`realGuidance`, paper: SDXL [6, 8], SD3.5 [3, 4],
  * CogVideoX [5, 7]) in `uncond + w (cond - uncond)`, applied only when the batch carries
  * conditioning (`rc.cond`); the default `null` (no guidance) fits unconditional teachers. The
- * unconditional branch is the conditioning with `context` / `pooled` zeroed (our choice: the batch
- * has no empty-prompt embedding; pass `admRecipe({ unconditional })` to supply one). The video
+ * unconditional branch is the conditioning with `context` / `pooled` zeroed and the image of an
+ * image-to-video batch dropped (our choice: the batch has no empty-prompt embedding; pass
+ * `admRecipe({ unconditional })` to supply one). On image-to-video teachers the batch's `image` /
+ * `imageNoiseSigma` reach G, the fake score, the real model and D's teacher features through
+ * `rc.cond` (ADM itself reads no data: the conditions come from a `real` source of
+ * `{ x0, image, imageNoiseSigma }` batches, of which only the conditioning keys are used). The video
  * variant's generator-side scale (real minus 2) needs a guidance-embedded generator and is not
  * modelled. Optimizers (Appendix B): AdamW, no weight decay, betas (0, 0.99); lr D 5e-6, fake
  * 1e-6, generator 1e-7 (one-step SDXL ADM).
@@ -33,6 +37,7 @@ import { Network, forwardDiffuse, guidedDenoiser, type Denoiser } from '@fewstep
 import { admDiscriminatorLoss, admGeneratorLoss, type AdmInputs } from '@fewstep/loss-adversarial';
 import { fakeScoreDenoisingLoss } from '@fewstep/loss-sdm';
 import { defineRecipe, phase, use, type DistillRecipe } from '../runtime/define-recipe.js';
+import { emptyConditioning } from '../runtime/conditioning.js';
 import type { Conditioning } from '../runtime/diffusion-model.js';
 import { detach, type RecipeContext } from '../runtime/recipe-context.js';
 import { customRole, fromTeacher } from '../runtime/roles.js';
@@ -102,9 +107,13 @@ export interface AdmRecipeOptions {
   unconditional?: (cond: Conditioning) => Conditioning;
 }
 
-/** `context` / `pooled` zeroed (the default unconditional branch); the caller owns the result's new tensors. */
+/**
+ * The default unconditional branch: `context` / `pooled` zeroed and, on image-to-video batches, the
+ * conditioning frame dropped (`emptyConditioning`: the backbone's null image embedding); other keys
+ * kept. The caller owns the result's new tensors.
+ */
 export function zeroedConditioning(cond: Conditioning): Conditioning {
-  return Object.fromEntries(Object.entries(cond).map(([k, v]) => [k, k === 'context' || k === 'pooled' ? tf.zerosLike(v) : v]));
+  return emptyConditioning(cond);
 }
 
 /**

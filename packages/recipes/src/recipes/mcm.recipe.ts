@@ -39,7 +39,16 @@
  * The student is a consistency model (`f = cSkip x + cOut x0_hat`, LCM boundary condition)
  * sampled with consistency multistep sampling in `steps` steps. Batch: `x0` `[B, F, H, W, C]`,
  * optional `images` `[N, H, W, C]` (N a multiple of B when text-conditioned) and conditioning keys.
- * Issue 8 adds a separate styled image set as its own data source. Not implemented: the authors'
+ * Issue 8 adds a separate styled image set as its own data source.
+ *
+ * Image-to-video teachers (the paper distils text-to-video models; our choices): the batch's
+ * `image` / `imageNoiseSigma` reach the teacher, the student, its EMA and the one-step samples of
+ * the generated trajectories through `rc.cond`; CFG's unconditional branch drops the image
+ * (`emptyConditioning`). The motion representation M is applied to the whole clip, conditioning
+ * frame position 0 included, so the first motion step is the one away from the condition; D's l
+ * sparse frames are drawn from all F frames (frame 0 included) of the student output and of the
+ * real clip, and with `discriminatorFeatures: 'teacher'` each frame is featurised under its own
+ * clip's condition (`perFrameConditioning`). Not implemented: the authors'
  * R1-style penalty on D (`--disc_lambda_r1 1e-5`, omitted in the paper) and their gradient
  * clipping at 10.
  */
@@ -59,6 +68,7 @@ import {
   type MotionConsistencyOptions,
 } from '@fewstep/loss-consistency';
 import { defineRecipe, phase, use, type DistillRecipe } from '../runtime/define-recipe.js';
+import { emptyConditioning } from '../runtime/conditioning.js';
 import type { Conditioning } from '../runtime/diffusion-model.js';
 import { detach, type RecipeContext } from '../runtime/recipe-context.js';
 import { customRole, fromTeacher, type RoleEnv, type RoleSpec } from '../runtime/roles.js';
@@ -253,10 +263,9 @@ function teacherOptions(rc: RecipeContext<McmOptions>, stream: string): DenoiseO
   const range = rc.options.guidanceRange;
   if (range === null) return { cond };
   // No empty-prompt embedding comes with a batch: the unconditional branch uses zero text
-  // embeddings (masks and other inputs unchanged). Our choice.
-  const uncond: Record<string, tf.Tensor> = {};
-  for (const [k, v] of Object.entries(cond)) uncond[k] = k === 'context' || k === 'pooled' ? tf.zerosLike(v) : v;
-  return { cond, guidance: { uncond, scale: { min: range[0], max: range[1] }, formula: rc.options.guidanceFormula, rng: rc.rng(`${stream}/w`) } };
+  // embeddings and drops the conditioning frame of image-to-video batches (the backbone's null
+  // image embedding); masks and the image noise level unchanged. Our choice.
+  return { cond, guidance: { uncond: emptyConditioning(cond), scale: { min: range[0], max: range[1] }, formula: rc.options.guidanceFormula, rng: rc.rng(`${stream}/w`) } };
 }
 
 /** Options of the motion-consistency loss from the recipe options. */

@@ -34,6 +34,11 @@
  * Inference: 1 step + Time-Travel Sampler (2 NFE), no CFG; `timeTravel: false` samples with plain
  * consistency multistep sampling.
  *
+ * Image-to-video (the paper's task; SVD teacher): batches `{ x0, image, imageNoiseSigma }`, the
+ * conditioning frame reaching the teacher solve, the student, its EMA and the sampler
+ * (`sample(..., { cond })`) through `rc.cond`; CFG's `c0` drops the image (`osvTeacherOptions`);
+ * the critic sees the conditioning frame prepended to each video (`osvCriticInput`, our choice).
+ *
  * Not carried over (runtime limitation): the paper also initialises stage 2's D from stage 1's D;
  * `defineStages` carries only the student, so stage 2 starts fresh heads (same seeded init).
  */
@@ -44,6 +49,7 @@ import { DINOV2_PRESETS } from '@fewstep/backbones';
 import { hingeDiscriminatorLoss } from '@fewstep/loss-adversarial';
 import { ICT_HUBER_C, teacherSolve } from '@fewstep/loss-consistency';
 import { defineRecipe, defineStages, phase, use, type DistillRecipe, type RecipeOptions, type StagedRecipe } from '../runtime/define-recipe.js';
+import { emptyConditioning, withConditionFrame } from '../runtime/conditioning.js';
 import type { Conditioning } from '../runtime/diffusion-model.js';
 import { detach, type RecipeContext } from '../runtime/recipe-context.js';
 import { fromTeacher, type RoleSpec } from '../runtime/roles.js';
@@ -209,13 +215,26 @@ export function osvTeacherSolve<C>(teacher: Denoiser<C>, x: tf.Tensor, times: re
 
 /**
  * Teacher query options: conditioning, and with `w != 1` CFG `uncond + w (cond - uncond)` against
- * the zeroed conditioning (the paper's c0 = zero image embedding).
+ * the empty condition `c0` ({@link emptyConditioning}: the image dropped, so the backbone uses its
+ * null image embedding, zero-initialised: the paper's "image embedding set to zero"; text
+ * embeddings zeroed; the augmentation level kept).
  */
 export function osvTeacherOptions(cond: Conditioning | undefined, w: number): DenoiseOptions<Conditioning> {
   if (cond === undefined) return {};
   if (w === 1) return { cond };
-  const uncond = Object.fromEntries(Object.entries(cond).map(([k, v]) => [k, tf.zerosLike(v)]));
-  return { cond, guidance: { uncond, scale: w, formula: 'uncond + w * (cond - uncond)' } };
+  return { cond, guidance: { uncond: emptyConditioning(cond), scale: w, formula: 'uncond + w * (cond - uncond)' } };
+}
+
+/**
+ * What the critic judges: the sample, with the conditioning frame prepended on image-to-video
+ * batches (`[B, 1 + F, H, W, C]`, {@link withConditionFrame}). The paper does not say how its
+ * DINOv2 discriminator sees the image condition; our choice: the spatial heads see every frame and
+ * the temporal heads see the condition followed by the video, so a video that does not continue
+ * its conditioning frame is told apart from a real one (the real side is conditioned on the same
+ * frame).
+ */
+export function osvCriticInput(rc: Pick<RecipeContext, 'cond'>, x: tf.Tensor): tf.Tensor {
+  return withConditionFrame(x, rc.cond);
 }
 
 /** Detached samples of the generator phase, reused by the discriminator phase of the same step. */
@@ -298,7 +317,7 @@ function buildStage1(featureSource: OsvFeatureSourceFactory<OsvStage1Options>): 
               const { tN, x0, xTn, xPhi } = drawStage1(rc);
               const fake = rc.studentX0(xTn, tN);
               shareSamples(rc, fake);
-              return { fake, discriminator: d.logits, pred: rc.studentX0(xPhi, tN), target: x0 };
+              return { fake, discriminator: (x: tf.Tensor) => d.logits(osvCriticInput(rc, x)), pred: rc.studentX0(xPhi, tN), target: x0 };
             },
             (o) => ({ lambdaAdv: o.lambdaLgp, huberC: o.huberC }),
             { requires: ['discriminator'] },
@@ -319,7 +338,7 @@ function buildStage1(featureSource: OsvFeatureSourceFactory<OsvStage1Options>): 
                 const { tN, xTn } = drawStage1(rc);
                 f = rc.studentX0(xTn, tN);
               }
-              return d.pairLogits(x0, f);
+              return d.pairLogits(osvCriticInput(rc, x0), osvCriticInput(rc, f));
             },
             { margin: 1 },
             { requires: ['discriminator', 'generator'] },
@@ -375,7 +394,7 @@ function buildStage2(featureSource: OsvFeatureSourceFactory<OsvStage2Options>): 
               const target = tf.tidy(() => detach(rc.studentX0(xPhi, tTo, 'generatorEma')));
               const fake = rc.studentX0(xFrom, tFrom);
               shareSamples(rc, fake, target);
-              return { fake, discriminator: d.logits, pred: fake, target };
+              return { fake, discriminator: (x: tf.Tensor) => d.logits(osvCriticInput(rc, x)), pred: fake, target };
             },
             (o) => ({ lambdaAdv: o.lambdaAcd, huberC: o.huberC }),
             { requires: ['discriminator', 'generatorEma'] },
@@ -398,7 +417,7 @@ function buildStage2(featureSource: OsvFeatureSourceFactory<OsvStage2Options>): 
                 real = rc.studentX0(xPhi, tTo, 'generatorEma');
                 fake = rc.studentX0(xFrom, tFrom);
               }
-              return d.pairLogits(real, fake);
+              return d.pairLogits(osvCriticInput(rc, real), osvCriticInput(rc, fake));
             },
             { margin: 1 },
             { requires: ['discriminator', 'generator', 'generatorEma'] },

@@ -82,7 +82,11 @@ export function phase<R extends RecipeOptions = any>(role: string, terms: readon
  * - `trajectories`: `{ trajectory: [B, K + 1, ...] }` teacher ODE states at `options.trajectoryTimes`
  *   (AccVideo's SynVid, noise first, clean last);
  * - `ode-pairs`: `{ noise: [B, ...], x0: [B, ...] }` (ADP);
- * - `none`: the recipe draws its own noise.
+ * - `none`: the recipe draws its own noise (conditioning batches may still be given:
+ *   `distill({ conditions })`).
+ *
+ * Conditioning keys (`context`, `pooled`, image-to-video `image` / `imageNoiseSigma`, ...) ride
+ * along in any of them and reach every role through `RecipeContext.cond`.
  */
 export type RecipeDataKind = 'real' | 'trajectories' | 'ode-pairs' | 'none';
 

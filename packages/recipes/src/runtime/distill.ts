@@ -139,6 +139,13 @@ export interface DistillOptions {
   models?: Readonly<Record<string, DiffusionModel>>;
   /** Data sources by kind; a recipe reading `real` / `trajectories` / `ode-pairs` needs that one. */
   data?: Partial<Record<RecipeDataKind, DataSource>>;
+  /**
+   * Conditioning batches for stages that read no data (`data: 'none'`: ADM, the ADM stage of DMDX):
+   * the batch's conditioning keys (image-to-video `image` / `imageNoiseSigma`, text embeddings)
+   * reach the teacher and every role through `rc.cond`; data keys (`x0`, ...) are ignored, so a
+   * `real` source serves. Without it such stages run unconditionally (the empty condition).
+   */
+  conditions?: DataSource;
   sampleShape: readonly number[];
   batchSize: number;
   /** Total steps (staged recipes split them by the stages' fractions). */
@@ -204,7 +211,7 @@ export async function distill(o: DistillOptions): Promise<DistillResult> {
         if (recipe.data !== 'none') {
           data = o.data?.[recipe.data];
           if (data === undefined) throw new ConfigError(`data.${recipe.data}`, undefined, `a DataSource of ${recipe.data} batches`, `${recipe.name} trains on ${recipe.data} data`);
-        }
+        } else data = o.conditions;
         const outDir = o.outDir === undefined ? undefined : stages.length === 1 ? o.outDir : nodePath.join(o.outDir, `stage-${i + 1}-${recipe.name.replace('recipe:', '')}`);
         const teardown = recipe.setup?.({ options: inst.options });
         try {

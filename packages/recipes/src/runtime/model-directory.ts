@@ -27,11 +27,27 @@ import { validateStudentSpec, type StudentSpec } from './student.js';
 export const MODEL_JSON = 'model.json';
 export const MODEL_WEIGHTS = 'model.safetensors';
 
+/**
+ * What a model generates: `t2v` videos from noise (unconditional, or text-conditioned through its
+ * batch keys), `i2v` videos from noise given a conditioning first frame (`image`; the backbone's
+ * config has an `imageCondition`). `fewstep sample` asks for `--image` on `i2v` models.
+ */
+export type ModelTask = 't2v' | 'i2v';
+export const MODEL_TASKS: readonly ModelTask[] = ['t2v', 'i2v'];
+
+/** The task a backbone config implies: `i2v` when it has a (non-null) `imageCondition`. */
+export function taskOfBackboneConfig(config: unknown): ModelTask {
+  const c = config as { imageCondition?: unknown } | null | undefined;
+  return c !== null && typeof c === 'object' && c.imageCondition !== undefined && c.imageCondition !== null ? 'i2v' : 't2v';
+}
+
 /** `model.json`. */
 export interface ModelManifest {
   readonly format: 'fewstep-model';
   readonly version: 1;
   readonly role: 'teacher' | 'student';
+  /** What the model generates. Absent in older directories: inferred from the backbone config. */
+  readonly task?: ModelTask;
   readonly backbone: { readonly kind: string; readonly config: unknown };
   readonly schedule: NoiseScheduleConfig;
   readonly predictionType: PredictionType;
@@ -57,18 +73,24 @@ export const BUILTIN_BACKBONE_FACTORIES: Readonly<Record<string, BackboneFactory
 export async function saveModelDirectory(
   dir: string,
   model: { backbone: BackboneLike; network?: Network; schedule: DiffusionModel['schedule']; predictionType: PredictionType },
-  meta: { role: 'teacher' | 'student'; sampleShape: readonly number[]; student?: StudentSpec; provenance?: Record<string, unknown> },
+  meta: { role: 'teacher' | 'student'; sampleShape: readonly number[]; task?: ModelTask; student?: StudentSpec; provenance?: Record<string, unknown> },
 ): Promise<string> {
   await mkdir(dir, { recursive: true });
   const net = model.network ?? model.backbone.net;
   const tensors = new Map<string, TensorToWrite>();
   for (const [name, v] of net.variables()) tensors.set(name, { dtype: 'F32', shape: v.shape, data: (await v.data()) as Float32Array });
   await writeSafetensors(nodePath.join(dir, MODEL_WEIGHTS), tensors, { metadata: { 'fewstep.role': meta.role, 'fewstep.backbone': model.backbone.kind } });
+  const config = model.backbone.toConfig();
+  const task = meta.task ?? taskOfBackboneConfig(config);
+  if (task === 'i2v' && taskOfBackboneConfig(config) !== 'i2v') {
+    throw new ConfigError('task', task, "'t2v' for a backbone without imageCondition", 'build the backbone with imageCondition: imageConditioning() for an image-to-video model');
+  }
   const manifest: ModelManifest = {
     format: 'fewstep-model',
     version: 1,
     role: meta.role,
-    backbone: { kind: model.backbone.kind, config: model.backbone.toConfig() },
+    task,
+    backbone: { kind: model.backbone.kind, config },
     schedule: model.schedule.toConfig(),
     predictionType: model.predictionType,
     sampleShape: [...meta.sampleShape],
@@ -83,6 +105,8 @@ export async function saveModelDirectory(
 /** A loaded model directory. `dispose()` frees the backbone. */
 export interface LoadedModel {
   readonly manifest: ModelManifest;
+  /** `manifest.task`, or the task the backbone config implies (directories written before tasks were recorded). */
+  readonly task: ModelTask;
   readonly model: DiffusionModel;
   readonly student?: StudentSpec;
   dispose(): void;
@@ -112,6 +136,8 @@ export async function loadModelDirectory(dir: string, options: { backbones?: Rea
   const schedule = noiseScheduleFromConfig(m.schedule);
   const predictionType = resolvePredictionType(m.predictionType, `${MODEL_JSON}.predictionType`);
   const student = m.student === undefined ? undefined : validateStudentSpec(m.student, `${MODEL_JSON}.student`);
+  if (m.task !== undefined && !MODEL_TASKS.includes(m.task)) throw new ConfigError(`${MODEL_JSON}.task`, m.task, MODEL_TASKS.join(', '));
+  const task = m.task ?? taskOfBackboneConfig(m.backbone.config);
   const backbone = factory(m.backbone.config);
   try {
     const contents = await readSafetensors(nodePath.join(dir, MODEL_WEIGHTS));
@@ -128,6 +154,7 @@ export async function loadModelDirectory(dir: string, options: { backbones?: Rea
   }
   return {
     manifest: m,
+    task,
     model: { backbone, schedule, predictionType },
     ...(student ? { student } : {}),
     dispose: () => backbone.net.dispose(),

@@ -22,7 +22,12 @@ export interface RecipeContext<R extends RecipeOptions = RecipeOptions> extends 
   readonly sampleShape: readonly number[];
   /** Samples per step. */
   readonly batchSize: number;
-  /** Conditioning of the step's batch (batch keys `context`, `pooled`, ...), or undefined (unconditional). */
+  /**
+   * Conditioning of the step's batch: every batch key that is not data (`context`, `pooled`,
+   * image-to-video `image` `[B, H, W, C]` and `imageNoiseSigma` `[B]`, ...), passed to the teacher,
+   * every diffusion role and the critics on the teacher's features; undefined (unconditional)
+   * without such keys. See `conditioning.ts`.
+   */
   readonly cond: Conditioning | undefined;
   /** The student the recipe trains (parameterization, sampler, steps). */
   readonly student: StudentSpec;
@@ -56,7 +61,10 @@ export function detach(x: tf.Tensor): tf.Tensor {
   return tf.tensor(x.dataSync() as Float32Array, x.shape, x.dtype);
 }
 
-/** Keys of a batch that are data, not conditioning. */
+/**
+ * Keys of a batch that are data, not conditioning (`images` is MCM's image set, `condition` a raw
+ * condition a recipe reads itself); anything else, `image` included, is conditioning.
+ */
 const DATA_KEYS = new Set(['x0', 'noise', 'trajectory', 'images', 'condition']);
 
 export interface RecipeWorld<R extends RecipeOptions> {

@@ -6,7 +6,8 @@
  *   perturbed), {@link perturbWeights} (seeded noise on every weight);
  * - one step outside the trainer: {@link trainingContext} (the `TrainingContext` the trainer builds
  *   for a phase at a step), {@link stepContext} (that plus the `RecipeContext` its terms see),
- *   {@link computeTerm} / {@link termLoss} (one loss term of a phase, options as the trainer merges them);
+ *   {@link computeTerm} / {@link termLoss} (one loss term of a phase, options as the trainer merges them),
+ *   {@link imagePathGradient} (did the conditioning frame reach the trained network in a term);
  * - weights: {@link weights} / {@link snapshot} copies, {@link maxDelta}, {@link changedVariables},
  *   {@link changed}, {@link movedRoles}; tensors: {@link maxAbsDiff};
  * - runs: {@link recordSteps} / {@link stepLosses} (per-step losses of a run), {@link trace} (how far
@@ -35,6 +36,7 @@ import {
   type TrainingConfig,
   type TrainingContext,
   type TrainingRun,
+  valueAndGrads,
 } from '@fewstep/core';
 import { perturbZeroInitialised } from '@fewstep/backbones';
 import type { AnyRecipe, DistillRecipe, RecipeOptions } from '../runtime/define-recipe.js';
@@ -126,6 +128,29 @@ export function stepContext<R extends RecipeOptions = any>(
 export function computeTerm(inst: Pick<InstantiatedRecipe, 'phases'>, phase: string | number, term: number, ctx: TrainingContext): LossOutput {
   const [def, opts] = phaseOf(inst, phase).losses[term]!;
   return def.compute(ctx, { ...(def.defaults as object), ...(opts ?? {}) });
+}
+
+/**
+ * Variables of the image-conditioning path that get no gradient when the forward pass has no
+ * `image`: the concat kernel (`patch_embed_image` in the DiT, `conv_in_image` in the UNet) and the
+ * image encoder, LoRA adapters on them included.
+ */
+export const IMAGE_PATH_VARIABLES = /^(patch_embed_image|conv_in_image|image_encoder)\./;
+
+/**
+ * max |dL/dw| of term `term` of `phase` at `ctx` over the phase role's trainable image-path
+ * variables ({@link IMAGE_PATH_VARIABLES}), and their names: > 0 exactly when the conditioning
+ * frame reached the trained network inside the term (a forward without `image` gives them 0).
+ */
+export function imagePathGradient(inst: Pick<InstantiatedRecipe, 'phases' | 'networks'>, phase: string | number, term: number, ctx: TrainingContext): { max: number; variables: string[] } {
+  const net = inst.networks[phaseOf(inst, phase).role]!;
+  return tf.tidy(() => {
+    const { grads } = valueAndGrads(net, () => computeTerm(inst, phase, term, ctx).loss);
+    const variables = [...grads.keys()].filter((n) => IMAGE_PATH_VARIABLES.test(n));
+    let max = 0;
+    for (const n of variables) max = Math.max(max, tf.max(tf.abs(grads.get(n)!)).dataSync()[0]!);
+    return { max, variables };
+  });
 }
 
 /** The value of {@link computeTerm} (inside a tidy: only the number comes out). */

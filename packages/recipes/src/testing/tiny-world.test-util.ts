@@ -1,11 +1,27 @@
 /**
  * @file Tiny seeded fixtures for recipe tests: a 4-mode video mixture `[2, 4, 4, 3]`, a tiny
  * flow-matching video DiT teacher (hidden 16, depth 1; random weights unless fitted) and data
- * sources for each recipe data kind. Fast on the cpu / wasm backends.
+ * sources for each recipe data kind; and their image-to-video twins (issue 10): the same mixture
+ * as `gmm-i2v:` (frame 0 is the condition), an I2V tiny DiT (`imageCondition`, zero-initialised
+ * layers perturbed so the image changes its output) and sources whose batches carry the
+ * conditioning frame `image` `[B, H, W, C]` and its noise level `imageNoiseSigma` `[B]`. Fast on
+ * the cpu / wasm backends.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { flowMatchingSchedule, generatedDataSource, gmmVideo, inMemoryDataSource, seededRng, vpDiscreteSchedule, type DataSource, type GmmVideo } from '@fewstep/core';
-import { VideoDiT } from '@fewstep/backbones';
+import {
+  flowMatchingSchedule,
+  generatedDataSource,
+  gmmI2v,
+  gmmVideo,
+  inMemoryDataSource,
+  sampleI2vPairs,
+  seededRng,
+  vpDiscreteSchedule,
+  type DataSource,
+  type GmmI2v,
+  type GmmVideo,
+} from '@fewstep/core';
+import { VideoDiT, imageConditioning, perturbZeroInitialised } from '@fewstep/backbones';
 import type { BackboneLike, DiffusionModel } from '../runtime/diffusion-model.js';
 
 export const TINY_SPEC = 'gmm-video:modes=4,frames=2,size=4,channels=3,std=0.1,seed=3';
@@ -60,4 +76,65 @@ export function trajectorySource(times: readonly number[], n = 16, batch = TINY_
   const trajectory = tf.tidy(() => tf.stack(times.map((t) => tf.add(tf.mul(x0, 1 - t), tf.mul(eps, t))), 1));
   tf.dispose([x0, eps]);
   return { source: inMemoryDataSource({ name: 'data:tiny-trajectories', tensors: { trajectory }, batchSize: batch }), dispose: () => trajectory.dispose() };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Image-to-video
+
+export const TINY_I2V_SPEC = 'gmm-i2v:modes=4,frames=2,size=4,channels=3,std=0.1,seed=3';
+
+/** The tiny mixture as an image-to-video distribution (frame 0 = the condition). */
+export function tinyI2vMixture(): GmmI2v {
+  return gmmI2v(TINY_I2V_SPEC);
+}
+
+/**
+ * The tiny DiT with image conditioning (concat + frame-0 mask, pooled tiny encoder, noise-level
+ * embedding), its zero-initialised layers (the concat kernel and null embedding included)
+ * perturbed so that the output depends on the image; frozen.
+ */
+export function tinyI2vTeacher(options: { seed?: number; schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
+  const backbone = VideoDiT.preset('tiny', {
+    inChannels: 3,
+    outChannels: 3,
+    contextDim: null,
+    pooledDim: null,
+    hiddenDim: 16,
+    depth: 2,
+    heads: 2,
+    freqDim: 16,
+    seed: options.seed ?? 1,
+    imageCondition: imageConditioning(),
+  } as never) as unknown as BackboneLike;
+  perturbZeroInitialised(backbone.net, options.seed ?? 1, 0.2);
+  backbone.net.freeze();
+  return options.schedule === 'vp'
+    ? { backbone, schedule: vpDiscreteSchedule({ betaSchedule: 'scaled_linear' }), predictionType: 'epsilon' }
+    : { backbone, schedule: flowMatchingSchedule(), predictionType: 'flow' };
+}
+
+/** `real` image-to-video batches `{ x0, image, imageNoiseSigma }` (`sampleI2vPairs`, clean conditions unless `sigmaAug`). */
+export function i2vRealSource(gmm: GmmI2v = tinyI2vMixture(), batch = TINY_BATCH, sigmaAug = 0): DataSource {
+  return generatedDataSource({
+    name: 'data:tiny-gmm-i2v',
+    config: { spec: gmm.toString(), batch, sigmaAug },
+    make: (_c, rng) => {
+      const { x0, condition, imageNoiseSigma } = sampleI2vPairs(gmm, batch, rng, { sigmaAug });
+      return { x0, image: condition, imageNoiseSigma };
+    },
+  });
+}
+
+/**
+ * `trajectories` image-to-video batches `{ trajectory, image, imageNoiseSigma }`: the straight
+ * flow path between noise and an exact video stands in for a teacher trajectory, and the video's
+ * first frame is the recorded condition.
+ */
+export function i2vTrajectorySource(times: readonly number[], n = 16, batch = TINY_BATCH, gmm: GmmI2v = tinyI2vMixture()): { source: DataSource; dispose(): void } {
+  const { x0, condition, imageNoiseSigma } = sampleI2vPairs(gmm, n, seededRng(9));
+  const eps = tf.randomNormal([n, ...gmm.shape], 0, 1, 'float32', 11);
+  const trajectory = tf.tidy(() => tf.stack(times.map((t) => tf.add(tf.mul(x0, 1 - t), tf.mul(eps, t))), 1));
+  tf.dispose([x0, eps]);
+  const tensors = { trajectory, image: condition, imageNoiseSigma };
+  return { source: inMemoryDataSource({ name: 'data:tiny-i2v-trajectories', tensors, batchSize: batch }), dispose: () => tf.dispose(Object.values(tensors)) };
 }

@@ -1,7 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { encodePng } from '@fewstep/data';
 import { fewstep, tempDirs } from '../testing/cli.test-util.js';
+import { trainTeacherCommand } from './train-teacher.js';
 
 const tmp = tempDirs('fewstep-teacher-');
 
@@ -35,6 +37,36 @@ describe('fewstep train-teacher', () => {
     expect(JSON.parse(d.stdout)).toMatchObject({ recipe: 'recipe:lcm', steps: 2, studentSteps: 4 });
     expect(existsSync(join(run, 'student', 'model.json'))).toBe(true);
   }, 300_000);
+
+  it('--task i2v on shapes-video: the first frame conditions a DSM-trained teacher, `distill` conditions on the data\'s first frames, `sample --image` samples it', () => {
+    const dir = tmp();
+    const out = join(dir, 'teacher');
+    const data = 'shapes-video:frames=2,size=8,seed=1,n=32';
+    const r = fewstep(['train-teacher', '--data', data, '--task', 'i2v', '--cond-dropout', '0.2', '--image-noise', 'lognormal', '--steps', '2', '--batch', '4', '--out', out, '--json']);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ task: 'i2v', sampleShape: [2, 8, 8, 3] });
+    const manifest = JSON.parse(readFileSync(join(out, 'model.json'), 'utf8'));
+    expect(manifest).toMatchObject({ task: 'i2v', backbone: { config: { imageCondition: { concat: true, mask: true, embed: 'pooled', noiseAugment: true } } }, provenance: { data, task: 'i2v', condDropout: 0.2, imageNoise: 'lognormal' } });
+    const run = join(dir, 'lcm');
+    const d = fewstep(['distill', '--recipe', 'lcm', '--teacher', out, '--preset', 'tiny', '--steps', '1', '--batch', '4', '--out', run, '--json']);
+    expect(d.code).toBe(0);
+    expect(JSON.parse(readFileSync(join(run, 'student', 'model.json'), 'utf8'))).toMatchObject({ task: 'i2v', role: 'student', provenance: { data, task: 'i2v' } });
+    const png = join(dir, 'frame.png');
+    writeFileSync(png, encodePng({ width: 8, height: 8, channels: 3, data: new Uint8Array(8 * 8 * 3).fill(200) }));
+    const sr = fewstep(['sample', '--model', join(run, 'student'), '--image', png, '--image-noise', '0.05', '--n', '2', '--out', join(dir, 's'), '--json']);
+    expect(sr.code).toBe(0);
+    expect(JSON.parse(sr.stdout)).toMatchObject({ task: 'i2v', imageNoiseSigma: 0.05, nfe: 4, shape: [2, 2, 8, 8, 3] });
+  }, 300_000);
+
+  it('image-to-video options are checked before any work', async () => {
+    const run = (args: string[]) => trainTeacherCommand().exitOverride().configureOutput({ writeOut: () => undefined, writeErr: () => undefined }).parseAsync(args, { from: 'user' });
+    const out = join(tmp(), 'x');
+    await expect(run(['--data', 'gmm-video:modes=2,frames=2,size=4,channels=3,std=0.1,seed=1', '--task', 'i2v', '--steps', '1', '--out', out])).rejects.toThrow(/--data.*gmm-i2v:modes=2/s);
+    await expect(run(['--data', 'gmm-i2v:modes=2,frames=2,size=4,channels=3,std=0.1,seed=1', '--task', 't2v', '--steps', '1', '--out', out])).rejects.toThrow(/--task.*'i2v' for 'gmm-i2v:' data/s);
+    await expect(run(['--data', 'shapes-video:frames=2,size=8', '--cond-dropout', '0.1', '--steps', '1', '--out', out])).rejects.toThrow(/--cond-dropout.*only with --task i2v/s);
+    await expect(run(['--data', 'shapes-video:frames=2,size=8', '--task', 'i2v', '--image-noise', 'loud', '--steps', '1', '--out', out])).rejects.toThrow(/--image-noise.*loud.*lognormal/s);
+    await expect(run(['--data', 'shapes-video:frames=2,size=8', '--task', 'i2v', '--cond-dropout', '1', '--steps', '1', '--out', out])).rejects.toThrow(/--cond-dropout.*\[0, 1\)/s);
+  });
 
   it('names the field, the value and what is allowed on bad input', () => {
     const bad = fewstep(['train-teacher', '--data', 'cifar10', '--steps', '2', '--out', join(tmp(), 'x')]);

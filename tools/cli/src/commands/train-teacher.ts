@@ -15,13 +15,21 @@ export const trainTeacherConfigSchema = z.strictObject({
   lr: z.number().positive().optional(),
   seed: z.number().int().min(0).optional(),
   checkpointEvery: z.number().int().min(1).optional(),
+  task: z.enum(['t2v', 'i2v']).optional(),
+  condDropout: z.number().min(0).lt(1).optional(),
+  imageNoise: z.union([z.number().min(0), z.literal('lognormal')]).optional(),
+  init: z.string().optional(),
 });
 
 /** `fewstep train-teacher`: train a video diffusion teacher and write it as a model directory. */
 export function trainTeacherCommand(): Command {
   return new Command('train-teacher')
-    .description("train a video diffusion teacher (exact targets on 'gmm-video:', denoising score matching on 'shapes-video:'); writes DIR/model.json, checkpoints, metrics.jsonl")
-    .option('--data <spec>', "'gmm-video:modes=16,frames=4,size=4,channels=3,std=0.25,seed=7' or 'shapes-video:frames=8,size=16,seed=1'")
+    .description("train a video diffusion teacher (exact targets on 'gmm-video:' / 'gmm-i2v:', denoising score matching on 'shapes-video:'); --task i2v: image-to-video, the first frame is the condition; writes DIR/model.json, checkpoints, metrics.jsonl")
+    .option('--data <spec>', "'gmm-video:modes=16,frames=4,size=4,channels=3,std=0.25,seed=7', 'gmm-i2v:...' (same fields) or 'shapes-video:frames=8,size=16,seed=1'")
+    .option('--task <task>', "t2v (default) | i2v (image-to-video: the first frame of each video is its condition; default for 'gmm-i2v:' data)")
+    .option('--cond-dropout <p>', 'i2v: probability of the empty condition per sample (classifier-free guidance; default 0.1)', Number)
+    .option('--image-noise <s|lognormal>', "i2v: augmentation level of the conditioning frame: a number (0 = clean) or 'lognormal' (default: half clean, half log-normal around 0.05)")
+    .option('--init <dir>', 'initialise from a model directory (strict: false; e.g. an unconditional teacher for an i2v one)')
     .option('--backbone <name>', 'video-dit | video-unet')
     .option('--preset <name>', 'backbone preset: tiny | small | base')
     .option('--schedule <name>', 'flow (flow matching, flow prediction) | vp (scaled-linear VP, epsilon prediction)')
@@ -33,13 +41,13 @@ export function trainTeacherCommand(): Command {
     .option('--config <file>', 'JSON or YAML with the same fields; flags override it')
     .requiredOption('--out <dir>', 'the model directory to write (a killed run resumes from its checkpoints)')
     .option('--json', 'print one JSON object { dir, sampleShape, parameters, seconds }')
-    .action(async (opts: { data?: string; backbone?: string; preset?: string; schedule?: string; steps?: number; batch?: number; lr?: number; seed?: number; checkpointEvery?: number; config?: string; out: string; json?: boolean }) => {
+    .action(async (opts: { data?: string; task?: string; condDropout?: number; imageNoise?: string; init?: string; backbone?: string; preset?: string; schedule?: string; steps?: number; batch?: number; lr?: number; seed?: number; checkpointEvery?: number; config?: string; out: string; json?: boolean }) => {
       const out = makeOutput(Boolean(opts.json));
       const core = await import('@fewstep/core');
       const cfg = opts.config ? await readConfigFile(opts.config, trainTeacherConfigSchema) : {};
       const data = opts.data ?? cfg.data;
       const steps = opts.steps ?? cfg.steps;
-      if (!data) throw new core.ConfigError('--data', data, "a 'gmm-video:...' or 'shapes-video:...' spec");
+      if (!data) throw new core.ConfigError('--data', data, "a 'gmm-video:...', 'gmm-i2v:...' or 'shapes-video:...' spec");
       if (steps === undefined) throw new core.ConfigError('--steps', steps, 'an integer >= 1');
       const backbone = opts.backbone ?? cfg.backbone ?? 'video-dit';
       if (backbone !== 'video-dit' && backbone !== 'video-unet') throw new core.ConfigError('--backbone', backbone, "'video-dit' or 'video-unet'");
@@ -47,11 +55,22 @@ export function trainTeacherCommand(): Command {
       if (schedule !== 'flow' && schedule !== 'vp') throw new core.ConfigError('--schedule', schedule, "'flow' or 'vp'");
       const lr = opts.lr ?? cfg.lr ?? 2e-3;
       if (!(lr > 0)) throw new core.ConfigError('--lr', opts.lr, 'a number > 0');
+      const { trainTeacher, resolveTeacherTask } = await import('../teacher/train-teacher.js');
+      const { parseImageNoise } = await import('../teacher/fit-analytic-teacher.js');
+      const task = resolveTeacherTask(data, opts.task ?? cfg.task);
+      const condDropout = opts.condDropout ?? cfg.condDropout;
+      if (condDropout !== undefined && !(condDropout >= 0 && condDropout < 1)) throw new core.ConfigError('--cond-dropout', opts.condDropout, 'a probability in [0, 1)');
+      const rawNoise = opts.imageNoise ?? cfg.imageNoise;
+      const imageNoise = rawNoise === undefined ? undefined : parseImageNoise(rawNoise);
+      const init = opts.init ?? cfg.init;
       const engine = await core.initEngine({ report: !opts.json });
-      const { trainTeacher } = await import('../teacher/train-teacher.js');
       const every = opts.checkpointEvery ?? cfg.checkpointEvery;
       const r = await trainTeacher({
         data,
+        task,
+        ...(condDropout === undefined ? {} : { condDropout }),
+        ...(imageNoise === undefined ? {} : { imageNoise }),
+        ...(init === undefined ? {} : { init }),
         backbone,
         preset: opts.preset ?? cfg.preset ?? 'tiny',
         schedule,
@@ -62,7 +81,7 @@ export function trainTeacherCommand(): Command {
         seed: opts.seed ?? cfg.seed ?? 1,
         ...(every === undefined ? {} : { checkpointEvery: every }),
       });
-      out.text(`teacher: ${r.dir} (${backbone}, ${r.parameters} parameters, samples [${r.sampleShape.join(', ')}], ${r.seconds.toFixed(0)} s on ${engine.backend}); distill it with: fewstep distill --recipe lcm --teacher ${r.dir} --data ${data} --steps 500 --out runs/lcm`);
+      out.text(`teacher: ${r.dir} (${backbone}, task ${r.task}, ${r.parameters} parameters, samples [${r.sampleShape.join(', ')}], ${r.seconds.toFixed(0)} s on ${engine.backend}); distill it with: fewstep distill --recipe lcm --teacher ${r.dir} --data ${data} --steps 500 --out runs/lcm`);
       out.result(r);
     });
 }

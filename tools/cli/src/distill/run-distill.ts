@@ -5,6 +5,15 @@
  * trajectories, ODE pairs; cached in `<out>/data`), run the recipe with checkpoints and
  * `metrics.jsonl`, write the student as a model directory, and score it against the exact
  * distribution when there is one.
+ *
+ * Image-to-video (issue 10): `analytic:gmm-i2v:SPEC` fits an image-conditioned teacher to the
+ * exact conditional denoiser (`fitAnalyticTeacher`: a fresh condition per sample, 10% dropped;
+ * `teacherFit.init` starts it from another model directory, e.g. the unconditional fit); a model
+ * directory whose task is `i2v` distills on `gmm-i2v:` or `shapes-video:` data with the first frame
+ * as the condition. Real batches carry `image` / `imageNoiseSigma`, teacher-made datasets record
+ * the condition each sample was solved under, stages that read no data get the real batches as
+ * conditions, and the student is scored with `conditionalMixtureMetrics` (first-frame RMSE and
+ * precision next to precision / mode agreement / coverage / TV / energy distance).
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -14,7 +23,9 @@ import {
   ACCVIDEO_KEY_TIMESTEPS,
   ACCVIDEO_UNIFORM_TIMESTEPS,
   ConfigError,
+  GMM_I2V_PREFIX,
   findLatestCheckpoint,
+  gmmI2v,
   gmmVideo,
   jsonlMetrics,
   mixtureMetrics,
@@ -39,13 +50,29 @@ import {
   type AnyRecipe,
   type DiffusionModel,
   type DistillRecipe,
+  type ModelTask,
   type RecipeDataKind,
   type StudentSpec,
 } from '@fewstep/recipes';
+import { imageConditioning } from '@fewstep/backbones';
 import { mixtureSource, shapesVideoSource, teacherOdePairs, teacherTrajectories, tensorSource } from '@fewstep/data';
-import { createTeacher, fitAnalyticTeacher, frameMarginalMixture, type TeacherBackboneName } from '../teacher/fit-analytic-teacher.js';
+import {
+  DEFAULT_ANALYTIC_I2V,
+  createTeacher,
+  fitAnalyticTeacher,
+  frameMarginalMixture,
+  initFromModelDirectory,
+  type ImageNoise,
+  type TeacherBackboneName,
+} from '../teacher/fit-analytic-teacher.js';
+import { dataConditions, embedsImageNoise, firstFrameConditionSource, i2vMetrics, imageInputs, mixtureConditions, sampleUnderConditions, type ConditionFrames } from './i2v.js';
 
-/** Ground-truth metrics of a student at one step count. */
+/**
+ * Ground-truth metrics of a student at one step count. Image-to-video students (scored against
+ * the first-frame-conditioned mixture, sample i given condition i) also report the first frame's
+ * RMSE to its condition and precision, and the mode agreement; coverage, precision, TV and energy
+ * distance are then the conditional ones, the spread ratio that of the marginal.
+ */
 export interface StudentMetrics {
   steps: number;
   nfe: number;
@@ -55,6 +82,26 @@ export interface StudentMetrics {
   totalVariation: number;
   spreadRatio: number;
   energyDistance: number;
+  firstFrameRmse?: number;
+  firstFramePrecision?: number;
+  modeAgreement?: number;
+}
+
+/** How an analytic teacher is fitted (`teacherFit` of `fewstep distill --config`). */
+export interface TeacherFitOptions {
+  steps?: number;
+  lr?: number;
+  backbone?: TeacherBackboneName;
+  preset?: string;
+  batchSize?: number;
+  /** Backbone config fields over the preset (e.g. a test-sized `{ hiddenDim: 32, depth: 2 }`). */
+  overrides?: Record<string, unknown>;
+  /** A model directory that initialises the network (`strict: false`: an I2V teacher from the unconditional fit). */
+  init?: string;
+  /** Image-to-video: condition dropout. @default 0.1 */
+  condDropout?: number;
+  /** Image-to-video: augmentation of the conditioning frames. @default 0 */
+  imageNoise?: ImageNoise;
 }
 
 export interface RunDistillOptions {
@@ -69,11 +116,11 @@ export interface RunDistillOptions {
   seed?: number;
   checkpointEvery?: number;
   resume?: boolean;
-  /** Analytic teachers: fitting steps, lr, backbone. */
-  teacherFit?: { steps?: number; lr?: number; backbone?: TeacherBackboneName; preset?: string; batchSize?: number };
+  /** Analytic teachers: fitting steps, lr, backbone (and for `gmm-i2v:`, the condition handling). */
+  teacherFit?: TeacherFitOptions;
   /** Teacher-made datasets: number of trajectories / pairs and solver steps. */
   dataset?: { n?: number; solverSteps?: number };
-  /** Real data for a model-directory teacher (`gmm-video:...`). */
+  /** Real data for a model-directory teacher (`gmm-video:...`; `gmm-i2v:...` / `shapes-video:...` for an i2v teacher). */
   data?: string;
   /** Where teacher-made datasets are cached (share it between runs of one teacher). @default `<out>/data` */
   dataDir?: string;
@@ -101,6 +148,8 @@ export interface RunDistillResult {
   studentSteps: number;
   student: string;
   teacher: string;
+  /** What the teacher (and so the student) generates. */
+  task: ModelTask;
   metrics?: StudentMetrics[];
 }
 
@@ -117,36 +166,76 @@ export function findRecipe(name: string, extra: readonly AnyRecipe[] = []): AnyR
   return r;
 }
 
+/** A resolved teacher: the network, what it generates, and the exact mixture when there is one. */
+export interface ResolvedTeacher {
+  teacher: DiffusionModel;
+  task: ModelTask;
+  /** The exact data distribution (`gmm-video:`, or `gmm-i2v:` for an image-to-video teacher). */
+  mixture?: GmmVideo;
+  dataSpec?: string;
+  sampleShape?: readonly number[];
+  dir: string;
+  dispose(): void;
+}
+
 /** Loads or fits the teacher; returns it and the mixture when the teacher is analytic. */
-export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => void): Promise<{ teacher: DiffusionModel; mixture?: GmmVideo; dataSpec?: string; sampleShape?: readonly number[]; dir: string; dispose(): void }> {
+export async function resolveTeacher(o: RunDistillOptions, log: (l: string) => void): Promise<ResolvedTeacher> {
   if (o.teacher.startsWith('analytic:')) {
-    const mixture = gmmVideo(o.teacher.slice('analytic:'.length));
+    const spec = o.teacher.slice('analytic:'.length);
+    const i2v = spec.startsWith(GMM_I2V_PREFIX);
+    const task: ModelTask = i2v ? 'i2v' : 't2v';
+    const mixture = i2v ? gmmI2v(spec) : gmmVideo(spec);
     const dir = join(resolve(o.out), 'teacher');
     if (existsSync(join(dir, 'model.json'))) {
       const loaded = await loadModelDirectory(dir);
       log(`distill: teacher ${dir} (fitted earlier to ${mixture.toString()})`);
-      return { teacher: loaded.model, mixture, dir, dispose: loaded.dispose };
+      return { teacher: loaded.model, task: loaded.task, mixture, dir, dispose: loaded.dispose };
     }
     const fit = { ...DEFAULT_TEACHER_FIT, ...(o.teacherFit ?? {}) };
-    const teacher = createTeacher(fit.backbone, fit.preset, mixture.shape, { seed: (o.seed ?? 0) + 1 });
-    log(`distill: fitting a ${fit.backbone}/${fit.preset} teacher (${teacher.backbone.net.numParameters()} parameters) to the exact denoiser of ${mixture.toString()}: ${fit.steps} steps`);
-    await fitAnalyticTeacher({
-      teacher,
-      mixture,
-      steps: fit.steps,
-      batchSize: fit.batchSize,
-      lr: fit.lr,
-      seed: (o.seed ?? 0) + 1,
-      outDir: join(resolve(o.out), 'teacher-fit'),
-      plugins: [jsonlMetrics(), ...(o.quietBar ? [] : [progressBar()])],
-    });
-    await saveModelDirectory(dir, teacher, { role: 'teacher', sampleShape: mixture.shape, provenance: { data: mixture.toString(), fit } });
-    return { teacher, mixture, dir, dispose: () => teacher.backbone.net.dispose() };
+    const teacher = createTeacher(fit.backbone, fit.preset, mixture.shape, { seed: (o.seed ?? 0) + 1, ...(i2v ? { imageCondition: imageConditioning() } : {}), ...(fit.overrides ? { overrides: fit.overrides } : {}) });
+    try {
+      if (fit.init !== undefined) {
+        const r = await initFromModelDirectory(teacher.backbone.net, fit.init);
+        log(`distill: teacher initialised from ${fit.init} (${r.loaded.length} variables; ${r.kept.length} new)`);
+      }
+      const conditions = i2v ? { dropout: fit.condDropout ?? DEFAULT_ANALYTIC_I2V.dropout, noise: fit.imageNoise ?? DEFAULT_ANALYTIC_I2V.noise } : undefined;
+      log(
+        `distill: fitting a ${fit.backbone}/${fit.preset} teacher (${teacher.backbone.net.numParameters()} parameters) to the exact ${i2v ? 'first-frame-conditioned ' : ''}denoiser of ${mixture.toString()}: ${fit.steps} steps` +
+          (conditions ? ` (condition dropout ${conditions.dropout}, image noise ${conditions.noise})` : ''),
+      );
+      await fitAnalyticTeacher({
+        teacher,
+        mixture,
+        steps: fit.steps,
+        batchSize: fit.batchSize,
+        lr: fit.lr,
+        seed: (o.seed ?? 0) + 1,
+        outDir: join(resolve(o.out), 'teacher-fit'),
+        plugins: [jsonlMetrics(), ...(o.quietBar ? [] : [progressBar()])],
+        ...(conditions ? { i2v: conditions } : {}),
+      });
+      await saveModelDirectory(dir, teacher, { role: 'teacher', task, sampleShape: mixture.shape, provenance: { data: mixture.toString(), task, fit } });
+    } catch (e) {
+      teacher.backbone.net.dispose();
+      throw e;
+    }
+    return { teacher, task, mixture, dir, dispose: () => teacher.backbone.net.dispose() };
   }
   const loaded = await loadModelDirectory(o.teacher);
   const spec = o.data ?? (loaded.manifest.provenance?.['data'] as string | undefined);
-  const mixture = spec?.startsWith('gmm-video:') ? gmmVideo(spec) : undefined;
-  return { teacher: loaded.model, ...(mixture ? { mixture } : {}), ...(spec ? { dataSpec: spec } : {}), sampleShape: loaded.manifest.sampleShape, dir: o.teacher, dispose: loaded.dispose };
+  try {
+    if (loaded.task === 'i2v' && spec?.startsWith('gmm-video:')) {
+      throw new ConfigError('--data', spec, "'gmm-i2v:...' or 'shapes-video:...' for an image-to-video teacher", `use --data gmm-i2v:${spec.slice('gmm-video:'.length)}`);
+    }
+    if (loaded.task === 't2v' && spec?.startsWith(GMM_I2V_PREFIX)) {
+      throw new ConfigError('--data', spec, "'gmm-video:...' or 'shapes-video:...' for a t2v teacher (no image conditioning)", `use --data gmm-video:${spec.slice(GMM_I2V_PREFIX.length)}, or an i2v teacher`);
+    }
+  } catch (e) {
+    loaded.dispose();
+    throw e;
+  }
+  const mixture = spec?.startsWith('gmm-video:') ? gmmVideo(spec) : spec?.startsWith(GMM_I2V_PREFIX) ? gmmI2v(spec) : undefined;
+  return { teacher: loaded.model, task: loaded.task, ...(mixture ? { mixture } : {}), ...(spec ? { dataSpec: spec } : {}), sampleShape: loaded.manifest.sampleShape, dir: o.teacher, dispose: loaded.dispose };
 }
 
 function stagesOf(recipe: AnyRecipe): DistillRecipe<any>[] {
@@ -206,8 +295,30 @@ async function buildModels(recipe: AnyRecipe, o: RunDistillOptions, teacher: Dif
   return { models, dispose: () => owned.forEach((f) => f()) };
 }
 
-/** Builds the data sources the recipe's stages read. */
-async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, mixture: GmmVideo | undefined, dataSpec: string | undefined, teacherShape: readonly number[] | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; dispose(): void }> {
+/** A teacher whose image conditioning does not embed the noise level takes no `imageNoiseSigma` input: drop the recorded (zero) levels. */
+function dropUnembeddedNoise(t: tf.NamedTensorMap, teacher: DiffusionModel): void {
+  if (t['imageNoiseSigma'] !== undefined && !embedsImageNoise(teacher.backbone)) {
+    t['imageNoiseSigma'].dispose();
+    delete t['imageNoiseSigma'];
+  }
+}
+
+/** The `real` source of a mixture or data spec (first-frame conditioned for an i2v teacher), or undefined. */
+function realSource(mixture: GmmVideo | undefined, dataSpec: string | undefined, task: ModelTask, batchSize: number): DataSource | undefined {
+  if (mixture) return mixtureSource(mixture, batchSize);
+  if (dataSpec?.startsWith('shapes-video')) {
+    const src = shapesVideoSource(dataSpec, { batchSize });
+    return task === 'i2v' ? firstFrameConditionSource(src) : src;
+  }
+  return undefined;
+}
+
+/**
+ * Builds the data sources the recipe's stages read. For an i2v teacher the real batches carry
+ * the first frame as `image`; trajectories and ODE pairs are solved under conditions drawn from
+ * the data and record them; stages that read no data get the real batches as `conditions`.
+ */
+async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string, unknown>[], o: RunDistillOptions, teacher: DiffusionModel, task: ModelTask, mixture: GmmVideo | undefined, dataSpec: string | undefined, teacherShape: readonly number[] | undefined, batchSize: number, log: (l: string) => void): Promise<{ data: Partial<Record<RecipeDataKind, DataSource>>; conditions?: DataSource; dispose(): void }> {
   const kinds = new Set(stagesOf(recipe).map((s) => s.data));
   const data: Partial<Record<RecipeDataKind, DataSource>> = {};
   const owned: tf.Tensor[] = [];
@@ -216,29 +327,50 @@ async function buildData(recipe: AnyRecipe, stageOptions: readonly Record<string
   const n = o.dataset?.n ?? 1024;
   const solverSteps = o.dataset?.solverSteps ?? 50;
   const shape = mixture?.shape ?? undefined;
-  if (kinds.has('real')) {
-    if (mixture) data.real = mixtureSource(mixture, batchSize);
-    else if (dataSpec?.startsWith('shapes-video')) data.real = shapesVideoSource(dataSpec, { batchSize });
-    else throw new ConfigError('--data', o.data, "a 'gmm-video:...' or 'shapes-video:...' spec", `${recipe.name} trains on real data: pass --data SPEC (or use an analytic:SPEC teacher)`);
+  const i2v = task === 'i2v';
+  const real = realSource(mixture, dataSpec, task, batchSize);
+  const needsReal = kinds.has('real') || (i2v && kinds.size > (kinds.has('real') ? 1 : 0));
+  if (needsReal && real === undefined) {
+    throw new ConfigError(
+      '--data',
+      o.data,
+      i2v ? "a 'gmm-i2v:...' or 'shapes-video:...' spec" : "a 'gmm-video:...' or 'shapes-video:...' spec",
+      kinds.has('real') ? `${recipe.name} trains on real data: pass --data SPEC (or use an analytic:SPEC teacher)` : 'an image-to-video teacher is distilled under conditions drawn from the data: pass --data SPEC',
+    );
   }
+  if (kinds.has('real')) data.real = real!;
   const sampleShape = shape ?? teacherShape;
+  /** The conditions a teacher-made dataset of n samples is solved under (i2v), seeded per dataset. */
+  const conditionsFor = async (seed: number): Promise<ConditionFrames | undefined> => {
+    if (!i2v) return undefined;
+    const c = mixture ? mixtureConditions(mixture, n, seed) : await dataConditions(real!, n, seed);
+    owned.push(c.image, c.imageNoiseSigma);
+    return c;
+  };
+  const suffix = i2v ? '-i2v' : '';
   if (kinds.has('trajectories')) {
     const index = stagesOf(recipe).findIndex((s) => s.data === 'trajectories');
     const keep = trajectoryTimes(stageOptions[index]!);
-    const file = join(dir, `trajectories-${keep.join('_')}-n${n}-s${solverSteps}.safetensors`);
-    log(`distill: teacher trajectories (${n} x ${solverSteps} DDIM steps, keeping t = ${keep.join(', ')})`);
-    const t = await cachedTensors(file, () => ({ trajectory: teacherTrajectories(modelDenoiser(teacher), sampleShape!, { n, keep, solverSteps, seed: (o.seed ?? 0) + 7, onProgress: (d, total) => log(`distill: trajectories ${d}/${total}`) }) }));
+    const file = join(dir, `trajectories-${keep.join('_')}-n${n}-s${solverSteps}${suffix}.safetensors`);
+    log(`distill: teacher trajectories (${n} x ${solverSteps} DDIM steps, keeping t = ${keep.join(', ')}${i2v ? ', each under a first frame of the data, recorded' : ''})`);
+    const condition = existsSync(file) ? undefined : await conditionsFor((o.seed ?? 0) + 9);
+    const common = { n, keep, solverSteps, seed: (o.seed ?? 0) + 7, onProgress: (d: number, total: number) => log(`distill: trajectories ${d}/${total}`) };
+    const t = await cachedTensors(file, () => (condition ? teacherTrajectories(modelDenoiser(teacher), sampleShape!, { ...common, condition }) : { trajectory: teacherTrajectories(modelDenoiser(teacher), sampleShape!, common) }));
+    dropUnembeddedNoise(t, teacher);
     owned.push(...Object.values(t));
     data.trajectories = tensorSource('data:teacher-trajectories', t, batchSize);
   }
   if (kinds.has('ode-pairs')) {
-    const file = join(dir, `ode-pairs-n${n}-s${solverSteps}.safetensors`);
-    log(`distill: ODE pairs (${n} x ${solverSteps} DDIM steps)`);
-    const t = await cachedTensors(file, () => teacherOdePairs(modelDenoiser(teacher), sampleShape!, { n, solverSteps, seed: (o.seed ?? 0) + 8, onProgress: (d, total) => log(`distill: ODE pairs ${d}/${total}`) }));
+    const file = join(dir, `ode-pairs-n${n}-s${solverSteps}${suffix}.safetensors`);
+    log(`distill: ODE pairs (${n} x ${solverSteps} DDIM steps${i2v ? ', each under a first frame of the data, recorded' : ''})`);
+    const condition = existsSync(file) ? undefined : await conditionsFor((o.seed ?? 0) + 10);
+    const common = { n, solverSteps, seed: (o.seed ?? 0) + 8, onProgress: (d: number, total: number) => log(`distill: ODE pairs ${d}/${total}`) };
+    const t = await cachedTensors(file, () => (condition ? teacherOdePairs(modelDenoiser(teacher), sampleShape!, { ...common, condition }) : teacherOdePairs(modelDenoiser(teacher), sampleShape!, common)));
+    dropUnembeddedNoise(t, teacher);
     owned.push(...Object.values(t));
     data['ode-pairs'] = tensorSource('data:teacher-ode-pairs', t, batchSize);
   }
-  return { data, dispose: () => tf.dispose(owned) };
+  return { data, ...(i2v && kinds.has('none') && real ? { conditions: real } : {}), dispose: () => tf.dispose(owned) };
 }
 
 /** Scores a student at several step counts against the exact mixture. */
@@ -255,6 +387,27 @@ export async function evaluateStudent(model: DiffusionModel, spec: StudentSpec, 
     const m = mixtureMetrics(mixture, r.sample);
     rows.push({ steps, nfe: r.nfe, msPerSample: ms, modeCoverage: m.modeCoverage, precision: m.precision, totalVariation: m.totalVariation, spreadRatio: m.spreadRatio, energyDistance: m.energyDistance });
     tf.dispose([noise, r.sample]);
+  }
+  return rows;
+}
+
+/**
+ * Scores an image-to-video student at several step counts against the exact first-frame-
+ * conditioned mixture: n conditions (frame 0 of fresh exact videos, seeded), one sample each.
+ */
+export async function evaluateI2vStudent(model: DiffusionModel, spec: StudentSpec, mixture: GmmVideo, stepsList: number[], n: number, seed = 99): Promise<StudentMetrics[]> {
+  const rows: StudentMetrics[] = [];
+  const den = modelDenoiser(model);
+  const conditions = mixtureConditions(mixture, n, seed + 2);
+  try {
+    for (const steps of stepsList) {
+      const r = await sampleUnderConditions(den, studentSampler(spec, model.schedule, steps), model.backbone, conditions, mixture.shape, { noiseSeed: seed, rng: seed + 1 });
+      const m = i2vMetrics(mixture, conditions.image, r.sample);
+      r.sample.dispose();
+      rows.push({ steps, nfe: r.nfe, msPerSample: r.msPerSample, ...m });
+    }
+  } finally {
+    tf.dispose([conditions.image, conditions.imageNoiseSigma]);
   }
   return rows;
 }
@@ -297,10 +450,13 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
   }
   const batchSize = o.batchSize ?? 16;
   const t = await resolveTeacher(o, log);
+  const i2v = t.task === 'i2v';
   const sampleShape = t.mixture?.shape ?? t.sampleShape;
   if (!sampleShape) throw new ConfigError('--data', o.data, "a 'gmm-video:...' spec giving the sample shape");
-  const d = await buildData(recipe, stageOptions, o, t.teacher, t.mixture, t.dataSpec ?? o.data, t.sampleShape, batchSize, log);
+  const d = await buildData(recipe, stageOptions, o, t.teacher, t.task, t.mixture, t.dataSpec ?? o.data, t.sampleShape, batchSize, log);
   const aux = await buildModels(recipe, o, t.teacher, t.mixture, log);
+  // The watchdog samples an i2v student under fixed conditions of the data (none known: the empty condition).
+  const watchConditions = i2v && t.mixture ? mixtureConditions(t.mixture, 16, 4244) : undefined;
   try {
     log(`distill: ${recipe.name} for ${o.steps} steps (batch ${batchSize}${o.preset ? `, preset ${o.preset}` : ''})`);
     const lastStage = stagesOf(recipe)[stagesOf(recipe).length - 1]!;
@@ -314,7 +470,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
             const net = networks[lastStage.studentRole]!;
             const model: DiffusionModel = { backbone: t.teacher.backbone.withNetwork(net), schedule: t.teacher.schedule, predictionType: t.teacher.predictionType };
             const noise = randomNormal([16, ...sampleShape], seededRng(4242));
-            const r = studentSampler(spec, model.schedule).sample(modelDenoiser(model), noise, { rng: 4243 });
+            const r = studentSampler(spec, model.schedule).sample(modelDenoiser(model), noise, { rng: 4243, ...(watchConditions ? { cond: imageInputs(model.backbone, watchConditions) } : {}) });
             noise.dispose();
             return r.sample;
           },
@@ -327,6 +483,7 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       ...(o.preset === undefined ? {} : { preset: o.preset }),
       options: o.options ?? {},
       data: d.data,
+      ...(d.conditions ? { conditions: d.conditions } : {}),
       models: aux.models,
       sampleShape,
       batchSize,
@@ -347,20 +504,47 @@ export async function runDistill(o: RunDistillOptions): Promise<RunDistillResult
       result = await attempt(await recipesApi.resumeFromRollback(e));
     }
     const studentDir = join(out, 'student');
+    const dataSpec = t.mixture?.toString() ?? t.dataSpec ?? o.data;
     await saveModelDirectory(
       studentDir,
       { backbone: t.teacher.backbone, network: result.student, schedule: t.teacher.schedule, predictionType: t.teacher.predictionType },
-      { role: 'student', sampleShape, student: result.spec, provenance: { recipe: recipe.name, options: result.options, teacher: t.dir, steps: o.steps, seed: o.seed ?? 0 } },
+      {
+        role: 'student',
+        task: t.task,
+        sampleShape,
+        student: result.spec,
+        provenance: { recipe: recipe.name, options: result.options, teacher: t.dir, task: t.task, ...(dataSpec ? { data: dataSpec } : {}), steps: o.steps, seed: o.seed ?? 0 },
+      },
     );
     let metrics: StudentMetrics[] | undefined;
     if (t.mixture) {
       const studentModel: DiffusionModel = { backbone: t.teacher.backbone.withNetwork(result.student), schedule: t.teacher.schedule, predictionType: t.teacher.predictionType };
       const stepsList = o.evalSteps ?? [...new Set([1, 2, 4, result.spec.steps])].sort((a, b) => a - b);
-      metrics = await evaluateStudent(studentModel, result.spec, t.mixture, stepsList, o.evalSamples ?? 512);
+      if (i2v) {
+        metrics = await evaluateI2vStudent(studentModel, result.spec, t.mixture, stepsList, o.evalSamples ?? 512);
+        for (const m of metrics) {
+          log(
+            `distill: i2v student at ${m.steps} step${m.steps > 1 ? 's' : ''}: first-frame RMSE ${m.firstFrameRmse!.toFixed(4)} (precision ${m.firstFramePrecision!.toFixed(3)}), ` +
+              `precision ${m.precision.toFixed(3)}, mode agreement ${m.modeAgreement!.toFixed(3)}, coverage ${m.modeCoverage.toFixed(2)}, TV ${m.totalVariation.toFixed(3)}, energy distance ${m.energyDistance.toFixed(4)}`,
+          );
+        }
+      } else metrics = await evaluateStudent(studentModel, result.spec, t.mixture, stepsList, o.evalSamples ?? 512);
     }
     result.student.dispose();
-    return { recipe: recipe.name, steps: o.steps, seconds: (performance.now() - started) / 1000, trainSeconds: trainingSeconds(out, recipe), completedSteps: result.summaries.reduce((a, x) => a + x.step, 0), studentSteps: result.spec.steps, student: studentDir, teacher: t.dir, ...(metrics ? { metrics } : {}) };
+    return {
+      recipe: recipe.name,
+      steps: o.steps,
+      seconds: (performance.now() - started) / 1000,
+      trainSeconds: trainingSeconds(out, recipe),
+      completedSteps: result.summaries.reduce((a, x) => a + x.step, 0),
+      studentSteps: result.spec.steps,
+      student: studentDir,
+      teacher: t.dir,
+      task: t.task,
+      ...(metrics ? { metrics } : {}),
+    };
   } finally {
+    if (watchConditions) tf.dispose([watchConditions.image, watchConditions.imageNoiseSigma]);
     aux.dispose();
     d.dispose();
     t.dispose();
