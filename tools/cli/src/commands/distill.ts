@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { parse as parseYaml } from 'yaml';
 import { intOption } from '../options.js';
 import { makeOutput } from '../output.js';
+import type { StudentMetrics, TeacherFitOptions } from '../distill/run-distill.js';
 
 /** `--config FILE` of `fewstep distill` (JSON or YAML); flags override it. */
 export const distillConfigSchema = z.strictObject({
@@ -25,6 +26,14 @@ export const distillConfigSchema = z.strictObject({
       backbone: z.enum(['video-dit', 'video-unet']).optional(),
       preset: z.string().optional(),
       batchSize: z.number().int().min(1).optional(),
+      /** Backbone config fields over the preset (e.g. `{ hiddenDim: 32, depth: 2 }`). */
+      overrides: z.record(z.string(), z.unknown()).optional(),
+      /** A model directory that initialises the fitted network (`strict: false`). */
+      init: z.string().optional(),
+      /** Image-to-video (`gmm-i2v:`): probability of the empty condition per sample. */
+      condDropout: z.number().min(0).max(1).optional(),
+      /** Image-to-video: augmentation of the conditioning frames, a level >= 0 or 'lognormal'. */
+      imageNoise: z.union([z.number().min(0), z.literal('lognormal')], { error: "a number >= 0 (one level for every condition; 0 = clean) or 'lognormal'" }).optional(),
     })
     .optional(),
   dataset: z.strictObject({ n: z.number().int().min(1).optional(), solverSteps: z.number().int().min(1).optional() }).optional(),
@@ -33,6 +42,11 @@ export const distillConfigSchema = z.strictObject({
   evalSamples: z.number().int().min(2).optional(),
 });
 export type DistillConfig = z.infer<typeof distillConfigSchema>;
+
+/** Compile-time check: the config's `teacherFit` is exactly run-distill's {@link TeacherFitOptions} (both ways). */
+type Exact<A, B> = [A] extends [B] ? ([B] extends [A] ? true : false) : false;
+const teacherFitMirrors: Exact<NonNullable<DistillConfig['teacherFit']>, TeacherFitOptions> = true;
+void teacherFitMirrors;
 
 /** Reads and validates a JSON / YAML config file; errors name the field. */
 export async function readConfigFile<T>(path: string, schema: z.ZodType<T>): Promise<T> {
@@ -49,8 +63,36 @@ export async function readConfigFile<T>(path: string, schema: z.ZodType<T>): Pro
   } catch (e) {
     throw new core.ConfigError('--config', path, 'valid JSON (.json) or YAML (.yaml / .yml)', (e as Error).message.split('\n')[0]);
   }
-  const { parseOptions } = await import('@fewstep/recipes');
-  return parseOptions(schema, raw ?? {}, `config ${path}:`);
+  const r = schema.safeParse(raw ?? {});
+  if (r.success) return r.data;
+  // The first issue, named by its full path in the file (e.g. `teacherFit.condDropot`), with the
+  // keys known at that level for a misspelt one.
+  const issue = r.error.issues[0]!;
+  const at = issue.path.map(String);
+  let value: unknown = raw;
+  for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey];
+  if (issue.code === 'unrecognized_keys') {
+    const key = issue.keys[0]!;
+    const known = objectKeysAt(schema, issue.path);
+    throw new core.ConfigError(`config ${path}: ${[...at, key].join('.')}`, (value as Record<string, unknown> | undefined)?.[key], `known keys${at.length ? ` of ${at.join('.')}` : ''}: ${known.join(', ')}`, 'check the spelling');
+  }
+  throw new core.ConfigError(`config ${path}: ${at.join('.') || '(top level)'}`, value, issue.message);
+}
+
+/** The keys of the (strict) object schema at `path` inside `schema` (optional wrappers unwrapped). */
+function objectKeysAt(schema: z.ZodType, path: readonly PropertyKey[]): string[] {
+  let s: unknown = schema;
+  const unwrap = (x: unknown): unknown => {
+    while (x instanceof z.ZodOptional || x instanceof z.ZodNullable || x instanceof z.ZodDefault) x = x.unwrap();
+    return x;
+  };
+  for (const k of path) {
+    const o = unwrap(s);
+    if (!(o instanceof z.ZodObject)) return [];
+    s = (o.shape as Record<string, unknown>)[String(k)];
+  }
+  const o = unwrap(s);
+  return o instanceof z.ZodObject ? Object.keys(o.shape as Record<string, unknown>) : [];
 }
 
 /** A repeatable string option. */
@@ -72,6 +114,18 @@ function collectSet(v: string, prev: Record<string, unknown>): Record<string, un
   return { ...prev, [v.slice(0, i)]: value };
 }
 
+/** The metrics of a run as a text table (one row per student step count; image-to-video runs add first-frame RMSE and mode agreement). */
+export function metricsTable(metrics: readonly StudentMetrics[]): string[] {
+  const i2v = metrics.some((m) => m.firstFrameRmse !== undefined || m.modeAgreement !== undefined);
+  const opt = (v: number | undefined, digits: number, width: number): string => (v === undefined ? '-' : v.toFixed(digits)).padStart(width);
+  const lines = [`student steps  NFE  coverage  precision     TV  spread  energy distance${i2v ? '  first-frame RMSE  mode agreement' : ''}  ms/sample`];
+  for (const m of metrics) {
+    const extra = i2v ? `  ${opt(m.firstFrameRmse, 4, 16)}  ${opt(m.modeAgreement, 3, 14)}` : '';
+    lines.push(`${String(m.steps).padStart(13)}  ${String(m.nfe).padStart(3)}  ${m.modeCoverage.toFixed(2).padStart(8)}  ${m.precision.toFixed(3).padStart(9)}  ${m.totalVariation.toFixed(3).padStart(5)}  ${m.spreadRatio.toFixed(2).padStart(6)}  ${m.energyDistance.toFixed(4).padStart(15)}${extra}  ${m.msPerSample.toFixed(2).padStart(9)}`);
+  }
+  return lines;
+}
+
 /** `fewstep distill`: run a recipe on a teacher and write the student. */
 export function distillCommand(): Command {
   return new Command('distill')
@@ -88,7 +142,7 @@ export function distillCommand(): Command {
     .requiredOption('--out <dir>', 'output directory')
     .option('--checkpoint-every <n>', 'steps between checkpoints', intOption('--checkpoint-every', 1))
     .option('--resume', 'continue the run in --out from its newest valid checkpoint')
-    .option('--data <spec>', "real data for a model-directory teacher: 'gmm-video:...'")
+    .option('--data <spec>', "real data for a model-directory teacher: 'gmm-video:...' ('gmm-i2v:...' / 'shapes-video:...' for an i2v teacher)")
     .option('--watchdog <action>', "collapse watchdog on the student's samples at every checkpoint: warn | stop | rollback")
     .option('--json', 'print one JSON object { recipe, steps, seconds, studentSteps, metrics? }')
     .action(async (opts: { recipe?: string; plugin: string[]; teacher?: string; config?: string; preset?: string; set: Record<string, unknown>; steps?: number; batch?: number; seed?: number; out: string; checkpointEvery?: number; resume?: boolean; data?: string; json?: boolean; watchdog?: string }) => {
@@ -132,12 +186,7 @@ export function distillCommand(): Command {
         progress: (l) => out.progress(l),
         ...(opts.watchdog ? { watchdog: opts.watchdog as 'warn' | 'stop' | 'rollback' } : {}),
       });
-      if (result.metrics) {
-        out.text('student steps  NFE  coverage  precision     TV  spread  energy distance  ms/sample');
-        for (const m of result.metrics) {
-          out.text(`${String(m.steps).padStart(13)}  ${String(m.nfe).padStart(3)}  ${m.modeCoverage.toFixed(2).padStart(8)}  ${m.precision.toFixed(3).padStart(9)}  ${m.totalVariation.toFixed(3).padStart(5)}  ${m.spreadRatio.toFixed(2).padStart(6)}  ${m.energyDistance.toFixed(4).padStart(15)}  ${m.msPerSample.toFixed(2).padStart(9)}`);
-        }
-      }
+      if (result.metrics) for (const line of metricsTable(result.metrics)) out.text(line);
       out.text(`student: ${result.student} (${result.studentSteps} steps; ${result.seconds.toFixed(0)} s on ${engine.backend}); sample it with: fewstep sample --model ${result.student} --n 16 --out samples`);
       out.result({ recipe: result.recipe, steps: result.steps, seconds: result.seconds, studentSteps: result.studentSteps, student: result.student, teacher: result.teacher, ...(result.metrics ? { metrics: result.metrics } : {}) });
     });

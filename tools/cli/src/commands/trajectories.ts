@@ -12,6 +12,7 @@ interface TrajectoriesOptions {
   chunk: number;
   seed: number;
   out: string;
+  data?: string;
   workers?: number;
   workerIpc?: boolean;
   json?: boolean;
@@ -25,6 +26,9 @@ const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
  * pairs). The pending chunks of the shard are written by `--workers` child processes (default: one
  * per CPU core, at most one per pending chunk; 1 = in this process), each loading the teacher once,
  * on the parent's backend with one thread; the files are byte-identical whatever the count.
+ * An image-to-video teacher's samples are each solved under a conditioning frame of `--data`
+ * (default: the teacher's provenance data spec), recorded in the chunks (`image`,
+ * `imageNoiseSigma`) and in the shard JSON / index (`condition`); see write-trajectories.ts.
  */
 export function trajectoriesCommand(): Command {
   return new Command('trajectories')
@@ -41,6 +45,7 @@ export function trajectoriesCommand(): Command {
     .option('--seed <n>', 'seed of the noise (sample j uses a stream of (seed, j))', intOption('--seed', 0), 0)
     .option('--workers <n>', `worker processes for this shard's pending chunks (default: the CPU cores, here ${availableParallelism()}, at most one per pending chunk; 1 = in this process)`, intOption('--workers', 1))
     .addOption(new Option('--worker-ipc', 'internal: serve chunks to a parent `fewstep trajectories` over IPC').hideHelp())
+    .option('--data <spec>', "image-to-video teachers: conditioning frames from 'gmm-i2v:...' (frame 0 of a video drawn for (seed, j)) or 'shapes-video:...' (frame 0 of clip j); default: the teacher's data spec. Refused for a t2v teacher")
     .requiredOption('--out <dir>', 'output directory')
     .option('--json', 'print one JSON object')
     .action(async (opts: TrajectoriesOptions) => {
@@ -70,8 +75,9 @@ export function trajectoriesCommand(): Command {
         const recipes = await import('@fewstep/recipes');
         const loaded = await recipes.loadModelDirectory(opts.teacher);
         try {
+          const condition = await trajectoryCondition(loaded, opts.data);
           const denoiser = recipes.modelDenoiser(loaded.model);
-          report(await wt.writeTrajectoryShard(denoiser, loaded.manifest.sampleShape, { ...o, onProgress: (d, total) => out.progress(`trajectories: ${d}/${total}`) }));
+          report(await wt.writeTrajectoryShard(denoiser, loaded.manifest.sampleShape, { ...o, ...(condition ? { condition } : {}), onProgress: (d, total) => out.progress(`trajectories: ${d}/${total}`) }));
         } finally {
           loaded.dispose();
         }
@@ -87,6 +93,8 @@ export function trajectoriesCommand(): Command {
       const { runChunkPool } = await import('../trajectories/worker-pool.js');
       const args = ['trajectories', '--teacher', opts.teacher, '--n', String(opts.n), '--steps', String(opts.steps), '--keep', keep, '--shard', opts.shard];
       args.push('--chunk', String(opts.chunk), '--seed', String(opts.seed), '--out', opts.out, '--worker-ipc');
+      // The workers resolve the conditioning exactly as this process does (--data, else the teacher's provenance).
+      if (opts.data !== undefined) args.push('--data', opts.data);
       const abort = new AbortController();
       const pool = runChunkPool({
         workers,
@@ -108,9 +116,10 @@ export function trajectoriesCommand(): Command {
         const recipes = await import('@fewstep/recipes');
         const loaded = await recipes.loadModelDirectory(opts.teacher);
         try {
+          const condition = await trajectoryCondition(loaded, opts.data);
           const denoiser = recipes.modelDenoiser(loaded.model);
           const { grid, keepTimes } = wt.trajectoryGrid(denoiser, o.steps, o.keep);
-          meta = wt.shardMeta(denoiser, loaded.manifest.sampleShape, o, plan, { grid, keepTimes, seed: o.seed, teacher: o.teacher });
+          meta = wt.shardMeta(denoiser, loaded.manifest.sampleShape, o, plan, { grid, keepTimes, seed: o.seed, teacher: o.teacher, ...(condition ? { condition } : {}) });
         } finally {
           loaded.dispose();
         }
@@ -149,10 +158,11 @@ async function workerMain(opts: TrajectoriesOptions): Promise<void> {
     const recipes = await import('@fewstep/recipes');
     const loaded = await recipes.loadModelDirectory(opts.teacher);
     dispose = loaded.dispose;
+    const condition = await trajectoryCondition(loaded, opts.data);
     const denoiser = recipes.modelDenoiser(loaded.model);
     const { grid, keepTimes } = wt.trajectoryGrid(denoiser, opts.steps, keep);
     const plan = wt.planShard({ n: opts.n, shard, chunk: opts.chunk, out: opts.out });
-    const ctx = { grid, keepTimes, seed: opts.seed, teacher: opts.teacher };
+    const ctx = { grid, keepTimes, seed: opts.seed, teacher: opts.teacher, ...(condition ? { condition } : {}) };
     await cw.serveChunks((c) => wt.writeTrajectoryChunk(denoiser, loaded.manifest.sampleShape, plan.dir, c, ctx));
   } catch (err) {
     await cw.reportWorkerError(err);
@@ -160,4 +170,14 @@ async function workerMain(opts: TrajectoriesOptions): Promise<void> {
   } finally {
     dispose?.();
   }
+}
+
+/** The conditioning of a loaded teacher's trajectories (undefined for t2v); the same in the parent and in every worker. */
+async function trajectoryCondition(loaded: import('@fewstep/recipes').LoadedModel, data: string | undefined): Promise<import('../trajectories/write-trajectories.js').TrajectoryCondition | undefined> {
+  const wt = await import('../trajectories/write-trajectories.js');
+  const { embedsImageNoise } = await import('../distill/i2v.js');
+  return wt.resolveTrajectoryCondition(
+    { task: loaded.task, provenanceData: loaded.manifest.provenance?.['data'], sampleShape: loaded.manifest.sampleShape, embedsNoiseLevel: embedsImageNoise(loaded.model.backbone) },
+    data,
+  );
 }

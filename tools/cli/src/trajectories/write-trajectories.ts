@@ -13,6 +13,16 @@
  *
  * Chunk file tensors: `noise` [B, ...S], `trajectory` [B, K, ...S] (the kept states, K =
  * `times.length`, the last one the final sample), `final` [B, ...S], `index` [B] (sample ids).
+ *
+ * Image-to-video teachers (issue 10): every sample is solved under a conditioning frame, which the
+ * chunk records next to the states: `image` [B, H, W, C] and `imageNoiseSigma` [B] (zeros: the
+ * clean frame, `sigmaAug = 0`); the shard JSON and `index.json` record `condition: { data,
+ * sigmaAug: 0 }`. Sample j's frame is a pure function of (data spec, seed, j), like its noise
+ * ({@link conditionFrames}): for `gmm-i2v:` frame 0 of one exact video drawn from the stream
+ * `deriveSeed(seed, 'condition/j')` (core's `sampleI2vPairs`), for `shapes-video:` frame 0 of clip
+ * j of the spec (whose own `seed` picks the content; `--seed` does not change it). Where the paper
+ * is silent (AccVideo's SynVid is text-to-video) these choices are ours: the condition is the
+ * clean first frame of a video of the data, as `fewstep distill` uses for i2v datasets.
  */
 import { existsSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { mkdir } from 'node:fs/promises';
@@ -22,15 +32,21 @@ import {
   ACCVIDEO_KEY_TIMESTEPS,
   ConfigError,
   FewstepError,
+  GMM_I2V_PREFIX,
+  ShapeError,
   ddimSampler,
   deriveSeed,
+  firstFrame,
+  gmmI2v,
   kStepTimesteps,
   randomNormal,
+  sampleI2vPairs,
   seededRng,
   writeFileAtomic,
   writeSafetensors,
   type Denoiser,
 } from '@fewstep/core';
+import { ShapesVideo, parseShapesVideoSpec } from '@fewstep/data';
 
 export interface TrajectoryShardOptions {
   n: number;
@@ -45,6 +61,8 @@ export interface TrajectoryShardOptions {
   out: string;
   /** Recorded in the shard's JSON. */
   teacher: string;
+  /** Image-to-video teachers: where the conditioning frames come from (see {@link resolveTrajectoryCondition}). */
+  condition?: TrajectoryCondition;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -81,6 +99,79 @@ export interface ChunkContext {
   seed: number;
   /** The `--teacher` argument as given (recorded in each chunk's metadata). */
   teacher: string;
+  /** Image-to-video teachers: the conditioning frames' source; absent for t2v (files unchanged). */
+  condition?: TrajectoryCondition;
+}
+
+/** The conditioning of an image-to-video teacher's trajectories (issue 10). */
+export interface TrajectoryCondition {
+  /** `gmm-i2v:...` or `shapes-video:...`: where sample j's conditioning frame comes from. */
+  data: string;
+  /** Augmentation level of the frames: always 0 (the clean first frame), recorded as such. */
+  sigmaAug: 0;
+  /** Whether the teacher's backbone embeds `imageNoiseSigma` (it is passed to the teacher only then; a backbone without it refuses the input). */
+  embedsNoiseLevel: boolean;
+}
+
+/** What the shard JSON and `index.json` record of a {@link TrajectoryCondition}. */
+export function conditionRecord(c: TrajectoryCondition): { data: string; sigmaAug: 0 } {
+  return { data: c.data, sigmaAug: c.sigmaAug };
+}
+
+/**
+ * The conditioning of a teacher's trajectories, or undefined for a t2v teacher. The data spec is
+ * `--data`, else (i2v) the teacher's provenance data spec; its videos must have the teacher's
+ * sample shape. The pool's workers call it with the same arguments, so they agree with the parent.
+ * @throws ConfigError for an i2v teacher without a usable spec, and for `--data` on a t2v teacher
+ *   (its trajectories are unconditional; our choice: refuse rather than silently ignore it).
+ * @throws ShapeError when the spec's videos are not `sampleShape`.
+ */
+export function resolveTrajectoryCondition(
+  teacher: { task: 't2v' | 'i2v'; provenanceData: unknown; sampleShape: readonly number[]; embedsNoiseLevel: boolean },
+  data: string | undefined,
+): TrajectoryCondition | undefined {
+  if (teacher.task === 't2v') {
+    if (data !== undefined) throw new ConfigError('--data', data, 'no --data for a t2v teacher (its trajectories are unconditional)', 'drop --data, or pass an image-to-video (task i2v) teacher');
+    return undefined;
+  }
+  const spec = data ?? (typeof teacher.provenanceData === 'string' ? teacher.provenanceData : undefined);
+  const allowed = "'gmm-i2v:...' or 'shapes-video:...' (the conditioning frames of an image-to-video teacher)";
+  if (spec === undefined) {
+    throw new ConfigError('--data', spec, allowed, 'the teacher records no data spec: pass --data gmm-i2v:...|shapes-video:... (e.g. the spec it was trained on)');
+  }
+  let shape: readonly number[];
+  if (spec.startsWith(GMM_I2V_PREFIX)) shape = gmmI2v(spec).shape;
+  else if (spec.startsWith('shapes-video')) shape = new ShapesVideo(parseShapesVideoSpec(spec)).videoShape;
+  else throw new ConfigError('--data', spec, allowed, spec.startsWith('gmm-video:') ? `use --data gmm-i2v:${spec.slice('gmm-video:'.length)}` : 'pass --data gmm-i2v:...|shapes-video:...');
+  if (shape.join() !== teacher.sampleShape.join()) {
+    throw new ShapeError(`--data ${spec} videos`, [...shape], `[${teacher.sampleShape.join(', ')}] (the teacher's sample shape)`, "pass the spec of the teacher's data");
+  }
+  return { data: spec, sigmaAug: 0, embedsNoiseLevel: teacher.embedsNoiseLevel };
+}
+
+/**
+ * The conditioning frames of samples `start .. end - 1`: `[end - start, H, W, C]`, row i the frame
+ * of sample `start + i`, a pure function of `(spec, seed, j)` (see the file comment).
+ */
+export function conditionFrames(spec: string, seed: number, start: number, end: number): tf.Tensor {
+  if (spec.startsWith(GMM_I2V_PREFIX)) {
+    const mixture = gmmI2v(spec);
+    const rows = Array.from({ length: end - start }, (_, i) => {
+      const p = sampleI2vPairs(mixture, 1, seededRng(deriveSeed(seed, `condition/${start + i}`)));
+      tf.dispose([p.x0, p.imageNoiseSigma]);
+      return p.condition;
+    });
+    const out = tf.concat(rows, 0);
+    tf.dispose(rows);
+    return out;
+  }
+  if (spec.startsWith('shapes-video')) {
+    const b = new ShapesVideo(parseShapesVideoSpec(spec)).gather(Array.from({ length: end - start }, (_, i) => start + i));
+    const out = firstFrame(b.videos);
+    tf.dispose([b.videos, b.labels, b.tokens]);
+    return out;
+  }
+  throw new ConfigError('--data', spec, "'gmm-i2v:...' or 'shapes-video:...'");
 }
 
 /** `I/N` -> { index, count }, 0 <= I < N. */
@@ -153,13 +244,24 @@ export async function prepareShardDir(plan: ShardPlan): Promise<number> {
 /**
  * Solves the teacher ODE from the noise of samples `c.start .. c.end - 1` (sample j's noise from
  * the stream `deriveSeed(seed, 'trajectory/j')`, so the bytes do not depend on who writes the
- * chunk or on what was written before) and writes the chunk file atomically.
+ * chunk or on what was written before) and writes the chunk file atomically. With
+ * `ctx.condition`, sample j is solved under its conditioning frame (`cond: { image,
+ * imageNoiseSigma = 0 }`) and the chunk records `image` and `imageNoiseSigma`.
  */
 export async function writeTrajectoryChunk<C>(teacher: Denoiser<C>, sampleShape: readonly number[], dir: string, c: ChunkPlan, ctx: ChunkContext): Promise<void> {
   const { start, end } = c;
   const sampler = ddimSampler({ steps: ctx.grid.length, timesteps: ctx.grid });
+  const image = ctx.condition ? conditionFrames(ctx.condition.data, ctx.seed, start, end) : undefined;
+  const imageNoiseSigma = image ? tf.zeros([end - start]) : undefined;
   const noise = tf.tidy(() => tf.concat(Array.from({ length: end - start }, (_, i) => randomNormal([1, ...sampleShape], seededRng(deriveSeed(ctx.seed, `trajectory/${start + i}`)))), 0));
-  const r = sampler.sample(teacher, noise, { returnTrajectory: true });
+  const cond = image ? ({ image, ...(ctx.condition!.embedsNoiseLevel ? { imageNoiseSigma } : {}) } as C) : undefined;
+  let r: ReturnType<typeof sampler.sample>;
+  try {
+    r = sampler.sample(teacher, noise, { returnTrajectory: true, ...(cond === undefined ? {} : { cond }) });
+  } catch (e) {
+    tf.dispose([noise, ...(image ? [image, imageNoiseSigma!] : [])]);
+    throw e;
+  }
   const states = r.trajectory!;
   try {
     const kept = ctx.keepTimes.map((t, i) => (i === ctx.keepTimes.length - 1 ? states[states.length - 1]! : states[r.times.indexOf(t)]!));
@@ -170,13 +272,21 @@ export async function writeTrajectoryChunk<C>(teacher: Denoiser<C>, sampleShape:
         trajectory: { dtype: 'F32' as const, shape: trajectory.shape, data: (await trajectory.data()) as Float32Array },
         final: { dtype: 'F32' as const, shape: r.sample.shape, data: (await r.sample.data()) as Float32Array },
         index: { dtype: 'I32' as const, shape: [end - start], data: Int32Array.from({ length: end - start }, (_, i) => start + i) },
+        ...(image && imageNoiseSigma
+          ? {
+              image: { dtype: 'F32' as const, shape: image.shape, data: (await image.data()) as Float32Array },
+              imageNoiseSigma: { dtype: 'F32' as const, shape: imageNoiseSigma.shape, data: (await imageNoiseSigma.data()) as Float32Array },
+            }
+          : {}),
       };
-      await writeSafetensors(join(dir, c.file), tensors, { metadata: { 'fewstep.times': JSON.stringify(ctx.keepTimes), 'fewstep.teacher': ctx.teacher } });
+      const metadata: Record<string, string> = { 'fewstep.times': JSON.stringify(ctx.keepTimes), 'fewstep.teacher': ctx.teacher };
+      if (ctx.condition) metadata['fewstep.condition'] = JSON.stringify(conditionRecord(ctx.condition));
+      await writeSafetensors(join(dir, c.file), tensors, { metadata });
     } finally {
       trajectory.dispose();
     }
   } finally {
-    tf.dispose([noise, r.sample, ...states]);
+    tf.dispose([noise, r.sample, ...states, ...(image ? [image, imageNoiseSigma!] : [])]);
   }
 }
 
@@ -198,6 +308,7 @@ export function shardMeta<C>(teacher: Denoiser<C>, sampleShape: readonly number[
     predictionType: teacher.predictionType,
     seed: o.seed,
     sampleShape: [...sampleShape],
+    ...(ctx.condition ? { condition: conditionRecord(ctx.condition) } : {}),
     chunks: plan.chunks.map((c) => c.file),
   };
 }
@@ -220,7 +331,7 @@ export async function writeTrajectoryShard<C>(teacher: Denoiser<C>, sampleShape:
   const plan = planShard(o);
   await prepareShardDir(plan);
   const { grid, keepTimes } = trajectoryGrid(teacher, o.steps, o.keep);
-  const ctx: ChunkContext = { grid, keepTimes, seed: o.seed, teacher: o.teacher };
+  const ctx: ChunkContext = { grid, keepTimes, seed: o.seed, teacher: o.teacher, ...(o.condition ? { condition: o.condition } : {}) };
   let written = 0;
   let skipped = 0;
   for (const c of plan.chunks) {
@@ -235,14 +346,25 @@ export async function writeTrajectoryShard<C>(teacher: Denoiser<C>, sampleShape:
   return { shard: plan.name, samples: [plan.lo, plan.hi], chunks: plan.chunks.map((c) => c.file), written, skipped };
 }
 
-/** `index.json`: every finished shard (its JSON) and the samples covered. */
+/**
+ * `index.json`: every finished shard (its JSON) and the samples covered; image-to-video shards
+ * also list their `condition`, and the index records it once at the top when every shard agrees.
+ */
 export async function writeIndex(out: string): Promise<{ shards: number; samples: number }> {
   const shards = readdirSync(out)
     .filter((f) => /^shard-\d+-of-\d+\.json$/.test(f))
     .sort()
-    .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(out, f), 'utf8')) as { samples: [number, number]; chunks: string[] }) }));
+    .map((f) => ({ file: f, ...(JSON.parse(readFileSync(join(out, f), 'utf8')) as { samples: [number, number]; chunks: string[]; condition?: { data: string; sigmaAug: number } }) }));
   const samples = shards.reduce((s, x) => s + (x.samples[1] - x.samples[0]), 0);
-  const index = { format: 'fewstep-trajectories', version: 1, shards: shards.map((s) => ({ file: s.file, samples: s.samples, chunks: s.chunks })), samples };
+  const conditions = new Set(shards.map((s) => JSON.stringify(s.condition ?? null)));
+  const shared = shards[0]?.condition !== undefined && conditions.size === 1 ? { condition: shards[0].condition } : {};
+  const index = {
+    format: 'fewstep-trajectories',
+    version: 1,
+    ...shared,
+    shards: shards.map((s) => ({ file: s.file, samples: s.samples, ...(s.condition ? { condition: s.condition } : {}), chunks: s.chunks })),
+    samples,
+  };
   await writeFileAtomic(join(out, 'index.json'), [new TextEncoder().encode(JSON.stringify(index, null, 2) + '\n')]);
   return { shards: shards.length, samples };
 }
