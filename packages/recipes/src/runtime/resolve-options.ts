@@ -40,8 +40,20 @@ export function parseOptions<R>(schema: z.ZodType<R>, input: unknown, where: str
   for (const k of issue.path) value = (value as Record<PropertyKey, unknown> | undefined)?.[k as PropertyKey];
   if (issue.code === 'unrecognized_keys') {
     const keys = (issue as { keys: string[] }).keys;
-    const known = schema instanceof z.ZodObject ? Object.keys(schema.shape).join(', ') : '(see the recipe docs)';
-    throw new ConfigError(`${where} options.${keys[0]}`, (input as Record<string, unknown>)[keys[0]!], `known options: ${known}`, 'check the spelling; run `fewstep distill --recipe NAME --help`');
+    // The unknown key may sit in a nested object (issue.path leads there): name its full path and
+    // list the keys of that nested schema, not the top level's.
+    let nested: unknown = schema;
+    for (const k of issue.path) nested = nested instanceof z.ZodObject ? unwrap((nested.shape as Record<string, unknown>)[String(k)]) : undefined;
+    const known = nested instanceof z.ZodObject ? Object.keys(nested.shape).join(', ') : '(see the recipe docs)';
+    const field = [...issue.path.map(String), keys[0]!].join('.');
+    throw new ConfigError(`${where} options.${field}`, (value as Record<string, unknown> | undefined)?.[keys[0]!], `known options${path ? ' of ' + path : ''}: ${known}`, 'check the spelling; run `fewstep distill --recipe NAME --help`');
   }
   throw new ConfigError(`${where} options${path ? '.' + path : ''}`, value, issue.message);
+}
+
+/** Strips optional / default / nullable wrappers to reach an object schema. */
+function unwrap(t: unknown): unknown {
+  let cur = t;
+  for (let i = 0; i < 8 && cur && typeof (cur as { unwrap?: unknown }).unwrap === 'function' && !(cur instanceof z.ZodObject); i++) cur = (cur as { unwrap(): unknown }).unwrap();
+  return cur;
 }
