@@ -2,6 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Command, Option } from 'commander';
+import type { ConditionalMixtureMetrics } from '@fewstep/core';
 import { intOption } from '../options.js';
 import { makeOutput } from '../output.js';
 
@@ -188,18 +189,11 @@ export function demoCommand(): Command {
 }
 
 /** A row of the image-to-video metrics table. */
-interface I2vRow {
+interface I2vRow extends Pick<ConditionalMixtureMetrics, 'firstFrameRmse' | 'firstFramePrecision' | 'precision' | 'modeAgreement' | 'modeCoverage' | 'totalVariation' | 'energyDistance'> {
   model: string;
   sampler: string;
   nfe: number;
   msPerSample: number;
-  firstFrameRmse: number;
-  firstFramePrecision: number;
-  precision: number;
-  modeAgreement: number;
-  modeCoverage: number;
-  totalVariation: number;
-  energyDistance: number;
 }
 
 /**

@@ -20,6 +20,7 @@ import {
   type Denoiser,
   type GaussianMixture,
   type Sampler,
+  type ConditionalMixtureMetrics,
 } from '@fewstep/core';
 import type { BackboneLike, Conditioning } from '@fewstep/recipes';
 
@@ -97,14 +98,7 @@ export function firstFrameConditionSource(source: DataSource, options: { sigmaAu
 }
 
 /** Ground-truth metrics of image-to-video samples (sample i against condition i). */
-export interface I2vMetrics {
-  firstFrameRmse: number;
-  firstFramePrecision: number;
-  precision: number;
-  modeAgreement: number;
-  modeCoverage: number;
-  totalVariation: number;
-  energyDistance: number;
+export interface I2vMetrics extends Pick<ConditionalMixtureMetrics, 'firstFrameRmse' | 'firstFramePrecision' | 'precision' | 'modeAgreement' | 'modeCoverage' | 'totalVariation' | 'energyDistance'> {
   /** Within-mode spread of the samples' marginal (over the conditions) vs the data's (1 is right). */
   spreadRatio: number;
 }
