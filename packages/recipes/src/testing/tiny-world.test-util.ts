@@ -31,23 +31,22 @@ export function tinyMixture(): GmmVideo {
   return gmmVideo(TINY_SPEC);
 }
 
-/** A tiny video DiT teacher (flow matching + flow prediction, or VP discrete + epsilon). */
-export function tinyTeacher(options: { seed?: number; schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
-  const backbone = VideoDiT.preset('tiny', {
-    inChannels: 3,
-    outChannels: 3,
-    contextDim: null,
-    pooledDim: null,
-    hiddenDim: 16,
-    depth: 2,
-    heads: 2,
-    freqDim: 16,
-    seed: options.seed ?? 1,
-  } as never) as unknown as BackboneLike;
+/** The tiny video DiT every fixture teacher uses (`extra` adds config, e.g. image conditioning). */
+function tinyDiT(seed: number, extra: Record<string, unknown> = {}): BackboneLike {
+  return VideoDiT.preset('tiny', { inChannels: 3, outChannels: 3, contextDim: null, pooledDim: null, hiddenDim: 16, depth: 2, heads: 2, freqDim: 16, seed, ...extra } as never) as unknown as BackboneLike;
+}
+
+/** Freezes the backbone and pairs it with flow matching + flow prediction, or VP discrete + epsilon. */
+function frozenTeacher(backbone: BackboneLike, schedule: 'flow' | 'vp' | undefined): DiffusionModel {
   backbone.net.freeze();
-  return options.schedule === 'vp'
+  return schedule === 'vp'
     ? { backbone, schedule: vpDiscreteSchedule({ betaSchedule: 'scaled_linear' }), predictionType: 'epsilon' }
     : { backbone, schedule: flowMatchingSchedule(), predictionType: 'flow' };
+}
+
+/** A tiny video DiT teacher (flow matching + flow prediction, or VP discrete + epsilon). */
+export function tinyTeacher(options: { seed?: number; schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
+  return frozenTeacher(tinyDiT(options.seed ?? 1), options.schedule);
 }
 
 /** `real` batches `{ x0 }` of exact mixture samples. */
@@ -94,23 +93,9 @@ export function tinyI2vMixture(): GmmI2v {
  * perturbed so that the output depends on the image; frozen.
  */
 export function tinyI2vTeacher(options: { seed?: number; schedule?: 'flow' | 'vp' } = {}): DiffusionModel {
-  const backbone = VideoDiT.preset('tiny', {
-    inChannels: 3,
-    outChannels: 3,
-    contextDim: null,
-    pooledDim: null,
-    hiddenDim: 16,
-    depth: 2,
-    heads: 2,
-    freqDim: 16,
-    seed: options.seed ?? 1,
-    imageCondition: imageConditioning(),
-  } as never) as unknown as BackboneLike;
+  const backbone = tinyDiT(options.seed ?? 1, { imageCondition: imageConditioning() });
   perturbZeroInitialised(backbone.net, options.seed ?? 1, 0.2);
-  backbone.net.freeze();
-  return options.schedule === 'vp'
-    ? { backbone, schedule: vpDiscreteSchedule({ betaSchedule: 'scaled_linear' }), predictionType: 'epsilon' }
-    : { backbone, schedule: flowMatchingSchedule(), predictionType: 'flow' };
+  return frozenTeacher(backbone, options.schedule);
 }
 
 /** `real` image-to-video batches `{ x0, image, imageNoiseSigma }` (`sampleI2vPairs`, clean conditions unless `sigmaAug`). */
